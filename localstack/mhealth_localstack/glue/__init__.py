@@ -1,0 +1,1 @@
+"""Glue service: jobs run as local PySpark processes; the Data Catalog stays in moto."""

@@ -1,0 +1,26 @@
+"""Service plugins registered with LocalStack (entry points ``glue:default`` and ``athena:default``).
+
+Each service answers the operations it implements for real (running Glue job scripts,
+running Athena SQL) and hands every other operation to LocalStack's bundled moto, which
+keeps the Glue Data Catalog and Athena's bookkeeping.
+"""
+
+from localstack.services.plugins import Service, aws_provider
+
+
+@aws_provider(api="glue")
+def glue() -> Service:
+    from localstack.services.moto import MotoFallbackDispatcher
+
+    from mhealth_localstack.glue.provider import GlueProvider
+
+    return Service.for_provider(GlueProvider(), dispatch_table_factory=MotoFallbackDispatcher)
+
+
+@aws_provider(api="athena")
+def athena() -> Service:
+    from localstack.services.moto import MotoFallbackDispatcher
+
+    from mhealth_localstack.athena.provider import AthenaProvider
+
+    return Service.for_provider(AthenaProvider(), dispatch_table_factory=MotoFallbackDispatcher)

@@ -1,0 +1,55 @@
+"""The ``mhealth`` command line: one entry point, one subcommand per capability.
+
+Each subcommand lives in its own module and exposes ``register(subparsers)``, which adds
+its parser and sets ``func`` (``args -> exit code``). Modules keep heavy imports (pyspark,
+pyarrow) inside their functions so that ``mhealth --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+#: Modules that contribute subcommands, in the order ``--help`` lists them.
+COMMAND_MODULES: tuple[str, ...] = (
+    "mhealth.commands.sample",
+    "mhealth.commands.convert",
+    "mhealth.commands.transform",
+    "mhealth.local.cli",
+    "mhealth.commands.pipeline",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mhealth",
+        description="MHEALTH pipeline: synthetic data, conversion, the Glue transform, "
+        "the local AWS and the deployed pipeline.",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module_name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as error:
+            if error.name != module_name:
+                raise
+            continue  # a capability not built yet
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Subcommands of the ``mhealth`` CLI, one module each (see mhealth.cli)."""
