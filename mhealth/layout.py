@@ -40,7 +40,7 @@ QUARANTINE_SUFFIX: Final = ".quarantine.jsonl"
 
 
 def log_stem(log_name: str) -> str:
-    """``raw/mHealth_subject3.log`` → ``mHealth_subject3``; rejects names that are not MHEALTH logs."""
+    """``raw/mHealth_subject3.log`` → ``mHealth_subject3``; rejects other names."""
     base = posixpath.basename(log_name)
     subject_id_from_name(base)
     return base[: -len(".log")]
