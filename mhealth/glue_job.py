@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Final
 
 from mhealth.catalog import DEFAULT_DATABASE, DEFAULT_TABLE
 from mhealth.layout import PREFIXES, s3_uri
+from mhealth.recording import DEFAULT_RECORDING_START, parse_recording_start
 from mhealth.schema import SUBJECT_ID, USER_ID
 from mhealth.spark_io import NativeSparkIO, SparkIO
-from mhealth.transform import DEFAULT_RECORDING_START, parse_recording_start, to_final
 
 if TYPE_CHECKING:
     from mypy_boto3_glue import GlueClient
@@ -76,6 +76,8 @@ def transform_location(
     io: SparkIO,
 ) -> list[str]:
     """Reads stage Parquet, writes the final table; returns the partitions written, in order."""
+    from mhealth.transform import to_final
+
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
     stage = io.read_parquet(spark, stage_location)

@@ -23,6 +23,7 @@ def local_spark_session(
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.shuffle.partitions", "8")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
         # Partition values are strings in the catalog (user_id); keep them strings on read.
         .config("spark.sql.sources.partitionColumnTypeInference.enabled", "false")

@@ -8,7 +8,7 @@ only: no Python UDF, so the work stays in the JVM.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from itertools import chain
 from typing import Final
 
@@ -26,23 +26,8 @@ from mhealth.schema import (
     USER_ID,
 )
 
-#: When the recordings are taken to start, unless the job is told otherwise
-#: (``--recording_start``). The dataset has no clock; MHEALTH was published in 2014.
-DEFAULT_RECORDING_START: Final = "2014-01-01T00:00:00Z"
-
 #: Final column order: the partition key first, then the data columns.
 FINAL_COLUMNS: Final[tuple[str, ...]] = (USER_ID, *(name for name, _ in FINAL_DATA_COLUMNS))
-
-
-def parse_recording_start(text: str) -> datetime:
-    """An ISO-8601 instant (``Z`` or an offset; a naive value is taken as UTC)."""
-    try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError as error:
-        raise ValueError(
-            f"recording start {text!r} is not an ISO-8601 time such as {DEFAULT_RECORDING_START}"
-        ) from error
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def activity_name(activity_id: Column) -> Column:

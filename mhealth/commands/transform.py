@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from mhealth.transform import DEFAULT_RECORDING_START
+from mhealth.recording import DEFAULT_RECORDING_START
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -30,8 +30,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _transform(args: argparse.Namespace) -> int:
     from mhealth.glue_job import transform_location
     from mhealth.local_spark import local_spark_session
+    from mhealth.recording import parse_recording_start
     from mhealth.spark_io import NativeSparkIO
-    from mhealth.transform import parse_recording_start
 
     if not args.stage.is_dir():
         print(f"mhealth transform: {args.stage} is not a directory", file=sys.stderr)

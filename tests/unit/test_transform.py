@@ -12,9 +12,10 @@ import pytest
 
 from mhealth.convert import STAGE_SCHEMA
 from mhealth.glue_job import JobSettings, transform_location
+from mhealth.recording import parse_recording_start
 from mhealth.schema import ACTIVITY_NAMES, SIGNAL_COLUMNS
 from mhealth.spark_io import NativeSparkIO
-from mhealth.transform import FINAL_COLUMNS, parse_recording_start, to_final
+from mhealth.transform import FINAL_COLUMNS, to_final
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
