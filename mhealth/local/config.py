@@ -1,0 +1,144 @@
+"""Settings of the local stage: where the local AWS and the Kaggle stand-in listen, and their files.
+
+The fixed values live in ``local_stage.json`` beside this module, which ``serverless.yml``
+reads too (``${file(mhealth/local/local_stage.json):edgePort}``); the environment may move
+the ports (``MHEALTH_LOCAL_PORT``, ``MHEALTH_STANDIN_PORT``) so that several local stages can
+run side by side.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Final
+
+#: The repository this package is installed from (editable install: mhealth/local/ → repo).
+REPO_ROOT: Final = Path(__file__).resolve().parents[2]
+
+#: LocalStack services the pipeline uses; glue and athena come from the mhealth extension.
+PIPELINE_SERVICES: Final = (
+    "s3",
+    "lambda",
+    "iam",
+    "sts",
+    "logs",
+    "cloudformation",
+    "stepfunctions",
+    "events",
+    "secretsmanager",
+    "sns",
+    "glue",
+    "athena",
+    "ssm",
+    "cloudwatch",
+)
+
+
+def load_local_stage() -> dict[str, Any]:
+    """The fixed local-stage values (``local_stage.json``)."""
+    text = resources.files("mhealth.local").joinpath("local_stage.json").read_text("utf-8")
+    values: dict[str, Any] = json.loads(text)
+    return values
+
+
+def _port(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise ValueError(f"{name} must be a TCP port number, got {raw!r}")
+    return int(raw)
+
+
+@dataclass(frozen=True)
+class LocalConfig:
+    """Where the local AWS runs and which files it uses. Build it with ``from_environment``."""
+
+    repo_root: Path
+    state_dir: Path
+    edge_host: str
+    edge_port: int
+    bind_host: str  # where LocalStack listens: edge_host, or 0.0.0.0 inside a container
+    region: str
+    access_key_id: str
+    secret_access_key: str
+    standin_host: str
+    standin_port: int
+    standin_username: str
+    standin_key: str
+    kaggle_datasets_dir: Path
+
+    @classmethod
+    def from_environment(
+        cls, environ: Mapping[str, str] | None = None, repo_root: Path = REPO_ROOT
+    ) -> LocalConfig:
+        """Defaults from ``local_stage.json``; ``MHEALTH_LOCAL_PORT`` / ``MHEALTH_STANDIN_PORT``
+        move the ports, ``MHEALTH_LOCAL_STATE_DIR`` the state dir. A moved edge port gets its
+        own state dir (``.local/port-<port>``) so two local stages never share a PID record."""
+        env = os.environ if environ is None else environ
+        stage = load_local_stage()
+        edge_port = _port(env, "MHEALTH_LOCAL_PORT", int(stage["edgePort"]))
+        default_state = repo_root / stage["stateDir"]
+        if edge_port != int(stage["edgePort"]):
+            default_state = default_state / f"port-{edge_port}"
+        explicit_state = env.get("MHEALTH_LOCAL_STATE_DIR", "").strip()
+        return cls(
+            repo_root=repo_root,
+            state_dir=Path(explicit_state).resolve() if explicit_state else default_state,
+            edge_host=stage["edgeHost"],
+            edge_port=edge_port,
+            bind_host=env.get("MHEALTH_LOCAL_BIND", "").strip() or stage["edgeHost"],
+            region=stage["region"],
+            access_key_id=stage["accessKeyId"],
+            secret_access_key=stage["secretAccessKey"],
+            standin_host=stage["kaggleStandinHost"],
+            standin_port=_port(env, "MHEALTH_STANDIN_PORT", int(stage["kaggleStandinPort"])),
+            standin_username=stage["kaggleUsername"],
+            standin_key=stage["kaggleKey"],
+            kaggle_datasets_dir=repo_root / stage["kaggleDatasetsDir"],
+        )
+
+    @property
+    def endpoint_url(self) -> str:
+        """The LocalStack edge, as boto3's ``endpoint_url`` / ``AWS_ENDPOINT_URL``."""
+        return f"http://{self.edge_host}:{self.edge_port}"
+
+    @property
+    def standin_url(self) -> str:
+        """The Kaggle stand-in's base URL."""
+        return f"http://{self.standin_host}:{self.standin_port}"
+
+    @property
+    def venv(self) -> Path:
+        """The project virtualenv (Python 3.12): runs Lambda code, Glue scripts, the stand-in."""
+        return self.repo_root / ".venv"
+
+    @property
+    def venv_localstack(self) -> Path:
+        """LocalStack's own virtualenv (Python 3.13)."""
+        return self.repo_root / ".venv-localstack"
+
+    @property
+    def project_python(self) -> Path:
+        return self.venv / "bin" / "python"
+
+    @property
+    def localstack_python(self) -> Path:
+        return self.venv_localstack / "bin" / "python"
+
+    @property
+    def record_path(self) -> Path:
+        """The JSON record of the processes ``mhealth local up`` started."""
+        return self.state_dir / "local-aws.json"
+
+    @property
+    def localstack_log(self) -> Path:
+        return self.state_dir / "localstack.log"
+
+    @property
+    def standin_log(self) -> Path:
+        return self.state_dir / "kaggle-standin.log"

@@ -1,0 +1,477 @@
+"""Start, stop and inspect the local AWS: LocalStack with the mhealth extension, Kaggle stand-in.
+
+Both run as host processes. ``up`` records what it started in ``<state>/local-aws.json``;
+``down`` stops exactly those processes (PID plus its start time, so a recycled PID is never
+signalled).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import importlib.util
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from mhealth.local.config import PIPELINE_SERVICES, LocalConfig
+
+#: Service states in ``/_localstack/health`` that mean "answers requests".
+READY_STATES: Final = frozenset({"available", "running"})
+#: How long ``up`` waits for LocalStack and the stand-in to become healthy.
+DEFAULT_START_TIMEOUT_S: Final = 180.0
+#: How long ``down`` waits after SIGTERM before SIGKILL.
+STOP_GRACE_S: Final = 20.0
+LOCALSTACK: Final = "localstack"
+KAGGLE_STANDIN: Final = "kaggle-standin"
+STANDIN_MODULE: Final = "mhealth.kaggle_standin"
+
+# Loopback calls must never go through a proxy from the environment.
+_URL_OPENER: Final = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+Report = Callable[[str], None]
+
+
+class LocalRuntimeError(RuntimeError):
+    """The local AWS cannot be started, stopped or reached; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class ProcessRecord:
+    """One process ``up`` started: enough to find it again and to prove it is the same one."""
+
+    name: str
+    pid: int
+    start_ticks: int
+    argv: list[str]
+    log: str
+
+
+@dataclass(frozen=True)
+class UpResult:
+    """What ``up`` did: ``started`` is False when everything was already running."""
+
+    started: bool
+    endpoint_url: str
+    processes: tuple[ProcessRecord, ...]
+
+
+@dataclass(frozen=True)
+class ProcessStatus:
+    name: str
+    pid: int
+    alive: bool
+    log: str
+
+
+@dataclass(frozen=True)
+class Status:
+    """What runs where: the recorded processes, the health of each service, the stand-in."""
+
+    endpoint_url: str
+    standin_url: str
+    processes: tuple[ProcessStatus, ...]
+    services: Mapping[str, str]
+    standin_healthy: bool
+    record_path: str
+
+    @property
+    def localstack_ready(self) -> bool:
+        return all(self.services.get(name) in READY_STATES for name in PIPELINE_SERVICES)
+
+
+# --------------------------------------------------------------------------------------------
+# Processes
+# --------------------------------------------------------------------------------------------
+
+
+def _start_ticks(pid: int) -> int | None:
+    """The start time (clock ticks since boot) of a live process, None if gone or a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces and parentheses: split after its last ")".
+    fields = stat.rpartition(")")[2].split()
+    state, start_ticks = fields[0], int(fields[19])
+    return None if state in ("Z", "X") else start_ticks
+
+
+def _is_same_process(record: ProcessRecord) -> bool:
+    return _start_ticks(record.pid) == record.start_ticks
+
+
+def _spawn(
+    name: str, argv: list[str], *, cwd: Path, env: Mapping[str, str], log: Path
+) -> ProcessRecord:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as log_file:
+        process = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            # Own session: survives the CLI that started it, and down() signals its whole group.
+            start_new_session=True,
+        )
+    ticks = _start_ticks(process.pid)
+    if ticks is None:
+        raise LocalRuntimeError(f"{name} exited at once; see {log}")
+    return ProcessRecord(name=name, pid=process.pid, start_ticks=ticks, argv=argv, log=str(log))
+
+
+def _signal_group(record: ProcessRecord, signum: signal.Signals) -> None:
+    if not _is_same_process(record):
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(record.pid, signum)
+
+
+def _stop(record: ProcessRecord, report: Report) -> None:
+    """SIGTERM the process's group, then SIGKILL it after a grace period."""
+    if not _is_same_process(record):
+        report(f"{record.name} (pid {record.pid}) is not running")
+        return
+    _signal_group(record, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_S
+    while time.monotonic() < deadline:
+        _reap(record.pid)
+        if not _is_same_process(record):
+            report(f"stopped {record.name} (pid {record.pid})")
+            return
+        time.sleep(0.2)
+    _signal_group(record, signal.SIGKILL)
+    report(f"killed {record.name} (pid {record.pid}) after {STOP_GRACE_S:.0f} s")
+
+
+def _reap(pid: int) -> None:
+    # A child of this very process (up and down in one test session) stays a zombie until
+    # it is waited for; elsewhere this is a no-op.
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+# --------------------------------------------------------------------------------------------
+# Record
+# --------------------------------------------------------------------------------------------
+
+
+def read_record(config: LocalConfig) -> tuple[ProcessRecord, ...]:
+    """The processes ``up`` recorded (empty when there is no record)."""
+    try:
+        document = json.loads(config.record_path.read_text())
+    except FileNotFoundError:
+        return ()
+    except ValueError as error:
+        raise LocalRuntimeError(f"{config.record_path} is not valid JSON: {error}") from error
+    return tuple(ProcessRecord(**entry) for entry in document.get("processes", []))
+
+
+def _write_record(config: LocalConfig, records: tuple[ProcessRecord, ...]) -> None:
+    config.state_dir.mkdir(parents=True, exist_ok=True)
+    document = {
+        "endpoint_url": config.endpoint_url,
+        "standin_url": config.standin_url,
+        "processes": [asdict(record) for record in records],
+    }
+    temporary = config.record_path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(document, indent=2) + "\n")
+    temporary.replace(config.record_path)
+
+
+# --------------------------------------------------------------------------------------------
+# Probes
+# --------------------------------------------------------------------------------------------
+
+
+def _get_json(url: str, timeout: float = 3.0) -> Any:
+    with _URL_OPENER.open(url, timeout=timeout) as response:
+        return json.loads(response.read() or b"null")
+
+
+def service_health(config: LocalConfig) -> dict[str, str] | None:
+    """``/_localstack/health`` services and their states, or None if nothing answers there."""
+    try:
+        document = _get_json(f"{config.endpoint_url}/_localstack/health")
+    except (OSError, ValueError):
+        return None
+    services = document.get("services") if isinstance(document, dict) else None
+    return dict(services) if isinstance(services, dict) else {}
+
+
+def is_healthy(config: LocalConfig) -> bool:
+    """True when LocalStack answers with every pipeline service (glue and athena included) ready."""
+    services = service_health(config)
+    return services is not None and all(
+        services.get(name) in READY_STATES for name in PIPELINE_SERVICES
+    )
+
+
+def standin_healthy(config: LocalConfig) -> bool:
+    try:
+        with _URL_OPENER.open(f"{config.standin_url}/health", timeout=3.0) as response:
+            return bool(response.status == 200)
+    except (OSError, urllib.error.HTTPError):
+        return False
+
+
+def _port_in_use(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1.0)
+        return probe.connect_ex((host, port)) == 0
+
+
+def _tail(path: str, lines: int = 30) -> str:
+    try:
+        return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+# --------------------------------------------------------------------------------------------
+# up / down / status
+# --------------------------------------------------------------------------------------------
+
+
+def _filesystem_root(config: LocalConfig) -> Path:
+    return config.state_dir / "localstack-fs"
+
+
+def _link_init_hooks(config: LocalConfig) -> None:
+    """Expose ``localstack/init/{boot,start,ready,shutdown}.d`` of the repo as LocalStack's
+    init-hook folder (on the host it is ``$FILESYSTEM_ROOT/etc/localstack/init``)."""
+    hooks = config.repo_root / "localstack" / "init"
+    link = _filesystem_root(config) / "etc" / "localstack" / "init"
+    if not hooks.is_dir() or link.is_symlink() or link.exists():
+        return
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(hooks, target_is_directory=True)
+
+
+def localstack_environment(config: LocalConfig, base: Mapping[str, str]) -> dict[str, str]:
+    """LocalStack's environment: host Lambda executor, the extension's Pythons, no internet."""
+    project_python = str(config.project_python)
+    environment = dict(base)
+    # An endpoint or profile from the caller's shell means nothing to the emulator itself.
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "PYTHONPATH", "VIRTUAL_ENV"):
+        environment.pop(name, None)
+    environment.update(
+        {
+            "GATEWAY_LISTEN": f"{config.bind_host}:{config.edge_port}",
+            "SERVICES": ",".join(PIPELINE_SERVICES),
+            # Start every service at boot: health then proves glue and athena really load.
+            "EAGER_SERVICE_LOADING": "1",
+            "LAMBDA_RUNTIME_EXECUTOR": "local",
+            "MHEALTH_LAMBDA_PYTHON": project_python,
+            "MHEALTH_GLUE_PYTHON": project_python,
+            "MHEALTH_STATE_DIR": str(config.state_dir),
+            # Host mode even when this machine is itself a container (LocalStack would then
+            # use /var/lib/localstack and /etc/localstack, shared by every instance): its
+            # files (tmp, cache, init hooks) go under the state dir.
+            "OVERRIDE_IN_DOCKER": "0",
+            "FILESYSTEM_ROOT": str(_filesystem_root(config)),
+            # No internet: no analytics, no TLS certificate download, no DNS server with an
+            # upstream resolver. (The Lambda init binary is never fetched: see lambda_executor.)
+            "DISABLE_EVENTS": "1",
+            "SKIP_SSL_CERT_DOWNLOAD": "1",
+            "DNS_ADDRESS": "0",
+        }
+    )
+    return environment
+
+
+def _check_can_start(config: LocalConfig, start_standin: bool) -> None:
+    if not config.localstack_python.exists():
+        raise LocalRuntimeError(
+            f"{config.venv_localstack} is missing: run make setup (it creates LocalStack's "
+            "own Python 3.13 virtualenv)."
+        )
+    if not config.project_python.exists():
+        raise LocalRuntimeError(f"{config.venv} is missing: run make setup.")
+    if _port_in_use(config.edge_host, config.edge_port):
+        what = "a LocalStack" if service_health(config) is not None else "another program"
+        raise LocalRuntimeError(
+            f"Port {config.edge_port} on {config.edge_host} is taken by {what} that "
+            "`mhealth local up` did not start. Stop it, or set MHEALTH_LOCAL_PORT to a free port."
+        )
+    if start_standin and _port_in_use(config.standin_host, config.standin_port):
+        raise LocalRuntimeError(
+            f"Port {config.standin_port} (Kaggle stand-in) is taken by another program. Stop it, "
+            "or set MHEALTH_STANDIN_PORT to a free port."
+        )
+
+
+def _wait_until_ready(
+    config: LocalConfig, records: tuple[ProcessRecord, ...], timeout_s: float, report: Report
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    pending = {record.name for record in records}
+    while pending:
+        for record in records:
+            if record.name in pending and not _is_same_process(record):
+                raise LocalRuntimeError(
+                    f"{record.name} exited during start-up; last lines of {record.log}:\n"
+                    f"{_tail(record.log)}"
+                )
+        if LOCALSTACK in pending and is_healthy(config):
+            pending.discard(LOCALSTACK)
+            report(f"LocalStack ready at {config.endpoint_url}")
+        if KAGGLE_STANDIN in pending and standin_healthy(config):
+            pending.discard(KAGGLE_STANDIN)
+            report(f"Kaggle stand-in ready at {config.standin_url}")
+        if not pending:
+            return
+        if time.monotonic() > deadline:
+            services = service_health(config) or {}
+            not_ready = {
+                name: services.get(name, "missing")
+                for name in PIPELINE_SERVICES
+                if services.get(name) not in READY_STATES
+            }
+            raise LocalRuntimeError(
+                f"Not ready after {timeout_s:.0f} s: {', '.join(sorted(pending))}"
+                + (f" (services not ready: {not_ready})" if LOCALSTACK in pending else "")
+                + f". Logs: {config.localstack_log}, {config.standin_log}"
+            )
+        time.sleep(0.5)
+
+
+@contextlib.contextmanager
+def _exclusive(config: LocalConfig) -> Iterator[None]:
+    """Serialise up/down across processes (two test sessions may start at once)."""
+    config.state_dir.mkdir(parents=True, exist_ok=True)
+    with (config.state_dir / "local-aws.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def up(
+    config: LocalConfig,
+    *,
+    report: Report = print,
+    timeout_s: float = DEFAULT_START_TIMEOUT_S,
+    environ: Mapping[str, str] | None = None,
+) -> UpResult:
+    """Start LocalStack and the Kaggle stand-in unless already up; wait until both are healthy."""
+    with _exclusive(config):
+        return _up(config, report, timeout_s, os.environ if environ is None else environ)
+
+
+def _up(
+    config: LocalConfig, report: Report, timeout_s: float, base_env: Mapping[str, str]
+) -> UpResult:
+    existing = read_record(config)
+    running = tuple(record for record in existing if _is_same_process(record))
+    if running and len(running) == len(existing):
+        _wait_until_ready(config, running, timeout_s, report=lambda _message: None)
+        report(f"Local AWS already up at {config.endpoint_url} (pids {_pids(running)})")
+        return UpResult(started=False, endpoint_url=config.endpoint_url, processes=running)
+    if running:
+        report(f"Some recorded processes are gone; restarting (stopping pids {_pids(running)})")
+        for record in running:
+            _stop(record, report)
+    config.record_path.unlink(missing_ok=True)
+
+    start_standin = importlib.util.find_spec(STANDIN_MODULE) is not None
+    _check_can_start(config, start_standin)
+    config.state_dir.mkdir(parents=True, exist_ok=True)
+    _link_init_hooks(config)
+
+    records: list[ProcessRecord] = []
+    try:
+        records.append(
+            _spawn(
+                LOCALSTACK,
+                [str(config.localstack_python), "-m", "localstack.runtime.main"],
+                # Not the repo root: its localstack/ folder would shadow the localstack package.
+                cwd=config.state_dir,
+                env=localstack_environment(config, base_env),
+                log=config.localstack_log,
+            )
+        )
+        if start_standin:
+            config.kaggle_datasets_dir.mkdir(parents=True, exist_ok=True)
+            records.append(
+                _spawn(
+                    KAGGLE_STANDIN,
+                    [
+                        str(config.project_python),
+                        "-m",
+                        STANDIN_MODULE,
+                        "--host",
+                        config.standin_host,
+                        "--port",
+                        str(config.standin_port),
+                        "--datasets-dir",
+                        str(config.kaggle_datasets_dir),
+                        "--username",
+                        config.standin_username,
+                        "--key",
+                        config.standin_key,
+                    ],
+                    cwd=config.repo_root,
+                    env=dict(base_env),
+                    log=config.standin_log,
+                )
+            )
+        else:
+            report(f"Kaggle stand-in not started: module {STANDIN_MODULE} does not exist yet")
+        _write_record(config, tuple(records))
+        report(f"Started {', '.join(f'{r.name} (pid {r.pid})' for r in records)}; waiting")
+        _wait_until_ready(config, tuple(records), timeout_s, report)
+    except BaseException:
+        # Leave nothing half-started behind (also on Ctrl-C).
+        for record in records:
+            _stop(record, report)
+        config.record_path.unlink(missing_ok=True)
+        raise
+    return UpResult(started=True, endpoint_url=config.endpoint_url, processes=tuple(records))
+
+
+def down(config: LocalConfig, *, report: Report = print) -> bool:
+    """Stop the processes ``up`` recorded; False when there was nothing to stop."""
+    with _exclusive(config):
+        return _down(config, report)
+
+
+def _down(config: LocalConfig, report: Report) -> bool:
+    records = read_record(config)
+    if not records:
+        report(f"Local AWS is not up (no record at {config.record_path})")
+        return False
+    # The stand-in first: LocalStack takes longest to shut down its Lambda environments.
+    for record in reversed(records):
+        _stop(record, report)
+    config.record_path.unlink(missing_ok=True)
+    return True
+
+
+def status(config: LocalConfig) -> Status:
+    """What runs where, from the record and live probes."""
+    records = read_record(config)
+    return Status(
+        endpoint_url=config.endpoint_url,
+        standin_url=config.standin_url,
+        processes=tuple(
+            ProcessStatus(name=r.name, pid=r.pid, alive=_is_same_process(r), log=r.log)
+            for r in records
+        ),
+        services=service_health(config) or {},
+        standin_healthy=standin_healthy(config),
+        record_path=str(config.record_path),
+    )
+
+
+def _pids(records: tuple[ProcessRecord, ...]) -> str:
+    return ", ".join(str(record.pid) for record in records)

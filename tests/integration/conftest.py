@@ -1,0 +1,83 @@
+"""Integration fixtures: the local AWS, started once per session, and boto3 clients bound to it.
+
+Every test in this folder is marked ``localstack``. ``local_aws`` reuses a local AWS that is
+already healthy at the configured endpoint (``MHEALTH_LOCAL_PORT`` moves it) and otherwise
+starts one with the runtime manager, stopping it at the end only if this session started it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from mhealth.local import runtime
+from mhealth.local.config import LocalConfig
+
+AwsClient = Callable[[str], Any]
+UniqueName = Callable[[str], str]
+
+_HERE = Path(__file__).parent
+
+# Fail fast instead of retrying for minutes when the emulator is gone.
+_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, read_timeout=120)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if _HERE in Path(str(item.path)).parents:
+            item.add_marker(pytest.mark.localstack)
+
+
+@pytest.fixture(scope="session")
+def local_aws() -> Iterator[LocalConfig]:
+    """The running local AWS's settings (``endpoint_url``, region, credentials)."""
+    config = LocalConfig.from_environment()
+    if runtime.is_healthy(config):
+        yield config
+        return
+    try:
+        result = runtime.up(config, report=lambda message: print(f"[local aws] {message}"))
+    except runtime.LocalRuntimeError as error:
+        pytest.fail(f"cannot start the local AWS: {error}", pytrace=False)
+    try:
+        yield config
+    finally:
+        if result.started:
+            runtime.down(config, report=lambda message: print(f"[local aws] {message}"))
+
+
+@pytest.fixture(scope="session")
+def aws_client(local_aws: LocalConfig) -> AwsClient:
+    """``aws_client("s3")``: a boto3 client on the local AWS (us-east-1, test credentials)."""
+    session = boto3.session.Session(
+        aws_access_key_id=local_aws.access_key_id,
+        aws_secret_access_key=local_aws.secret_access_key,
+        region_name=local_aws.region,
+    )
+    clients: dict[str, Any] = {}
+
+    def client(service: str) -> Any:
+        if service not in clients:
+            clients[service] = session.client(  # type: ignore[call-overload]
+                service, endpoint_url=local_aws.endpoint_url, config=_CLIENT_CONFIG
+            )
+        return clients[service]
+
+    return client
+
+
+def make_unique_name(prefix: str) -> str:
+    """``prefix-<10 hex>``: lowercase, valid as an S3 bucket, Lambda, Glue or stack name."""
+    return f"{prefix.lower()}-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def unique_name() -> UniqueName:
+    """Names no other test (or earlier run against the same local AWS) uses."""
+    return make_unique_name

@@ -1,0 +1,51 @@
+"""LocalConfig: the local stage's fixed values, and the ports and state dir the env moves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mhealth.local.config import LocalConfig, load_local_stage
+
+
+def test_defaults_come_from_local_stage_json() -> None:
+    stage = load_local_stage()
+
+    config = LocalConfig.from_environment({}, repo_root=Path("/repo"))
+
+    assert config.endpoint_url == f"http://127.0.0.1:{stage['edgePort']}" == "http://127.0.0.1:4566"
+    assert config.standin_url == "http://127.0.0.1:4599"
+    assert (config.standin_username, config.standin_key) == (
+        "local-kaggle-user",
+        "local-kaggle-key",
+    )
+    assert config.state_dir == Path("/repo/.local")
+    assert config.record_path == Path("/repo/.local/local-aws.json")
+    assert config.localstack_python == Path("/repo/.venv-localstack/bin/python")
+    assert config.kaggle_datasets_dir == Path("/repo/.local/kaggle-datasets")
+
+
+def test_moved_edge_port_gets_its_own_state_dir() -> None:
+    config = LocalConfig.from_environment(
+        {"MHEALTH_LOCAL_PORT": "4621", "MHEALTH_STANDIN_PORT": "4622"}, repo_root=Path("/repo")
+    )
+
+    assert config.endpoint_url == "http://127.0.0.1:4621"
+    assert config.standin_url == "http://127.0.0.1:4622"
+    assert config.state_dir == Path("/repo/.local/port-4621")
+
+
+def test_explicit_state_dir_wins() -> None:
+    config = LocalConfig.from_environment(
+        {"MHEALTH_LOCAL_PORT": "4621", "MHEALTH_LOCAL_STATE_DIR": "/tmp/elsewhere"},
+        repo_root=Path("/repo"),
+    )
+
+    assert config.state_dir == Path("/tmp/elsewhere")
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "70000", "-1"])
+def test_invalid_port_is_rejected_with_its_name(value: str) -> None:
+    with pytest.raises(ValueError, match="MHEALTH_LOCAL_PORT"):
+        LocalConfig.from_environment({"MHEALTH_LOCAL_PORT": value}, repo_root=Path("/repo"))
