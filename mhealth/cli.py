@@ -19,6 +19,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "mhealth.commands.transform",
     "mhealth.local.cli",
     "mhealth.commands.pipeline",
+    "mhealth.commands.demo",
+    "mhealth.commands.standin",
 )
 
 

@@ -1,0 +1,1 @@
+"""Lambda entry points of the pipeline: thin wrappers around the ``mhealth`` library."""
