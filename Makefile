@@ -8,9 +8,11 @@ PY          := $(VENV)/bin/python
 LS_PY       := $(LS_VENV)/bin/python
 PIP_QUIET   ?= -q
 SCALE       ?= 1
+SEED        ?= 2014
 STAGE       ?= local
+KEEP_RUNNING ?=
 
-.PHONY: help setup test test-unit test-integration lint demo down bench clean
+.PHONY: help setup test test-unit test-integration lint demo down up status bench clean layers package deploy
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-18s %s\n", $$1, $$2}'
@@ -34,6 +36,18 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
+demo: setup ## The whole chain locally, ending with the Athena query (SCALE=0.05 for a quick look)
+	$(VENV)/bin/mhealth demo --scale $(SCALE) --seed $(SEED) $(if $(KEEP_RUNNING),--keep-running)
+
+up: setup ## Start the local AWS (LocalStack + our extension) and the Kaggle stand-in
+	$(VENV)/bin/mhealth local up
+
+status: $(VENV)/.installed ## What of the local AWS runs where
+	$(VENV)/bin/mhealth local status
+
+down: $(VENV)/.installed ## Stop the local AWS that `make demo` / `make up` started
+	$(VENV)/bin/mhealth local down
+
 test: setup ## Run every test: unit, then integration on the local AWS (the README's test command)
 	$(VENV)/bin/pytest tests
 
@@ -47,6 +61,15 @@ lint: $(VENV)/.installed ## ruff and mypy --strict
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+
+layers: $(VENV)/.installed ## Build the Lambda layers (Linux wheels, no Docker) into build/layers
+	$(PY) scripts/build_lambda_layers.py
+
+package: $(VENV)/.installed node_modules/.installed ## Package the AWS deployment offline into .serverless/ (STAGE=prod|dev|local)
+	MHEALTH_BUILD_PYTHON=$(abspath $(PY)) npx sls package --stage $(STAGE)
+
+deploy: $(VENV)/.installed node_modules/.installed ## Deploy the whole pipeline with the Serverless Framework (STAGE=prod|dev|local)
+	MHEALTH_BUILD_PYTHON=$(abspath $(PY)) npx sls deploy --stage $(STAGE)
 
 clean: ## Remove build output and local state (not the virtualenvs)
 	rm -rf build dist .serverless .local .pytest_cache .mypy_cache .ruff_cache

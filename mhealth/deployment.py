@@ -15,11 +15,12 @@ SERVICE: Final = "mhealth-pipeline"
 #: serverless.yml's Outputs, by the field they fill.
 OUTPUT_KEYS: Final[dict[str, str]] = {
     "bucket": "DataBucketName",
-    "state_machine_arn": "PipelineStateMachineArn",
+    "state_machine_arn": "StateMachineArn",
     "glue_job": "GlueJobName",
     "database": "GlueDatabaseName",
     "table": "GlueTableName",
     "failure_topic_arn": "FailureTopicArn",
+    "kaggle_secret_name": "KaggleSecretName",
 }
 
 
@@ -37,6 +38,7 @@ class Deployment:
     database: str
     table: str
     failure_topic_arn: str
+    kaggle_secret_name: str
 
     @property
     def athena_output_location(self) -> str:

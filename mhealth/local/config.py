@@ -86,9 +86,10 @@ class LocalConfig:
         if edge_port != int(stage["edgePort"]):
             default_state = default_state / f"port-{edge_port}"
         explicit_state = env.get("MHEALTH_LOCAL_STATE_DIR", "").strip()
+        state_dir = Path(explicit_state).resolve() if explicit_state else default_state
         return cls(
             repo_root=repo_root,
-            state_dir=Path(explicit_state).resolve() if explicit_state else default_state,
+            state_dir=state_dir,
             edge_host=stage["edgeHost"],
             edge_port=edge_port,
             bind_host=env.get("MHEALTH_LOCAL_BIND", "").strip() or stage["edgeHost"],
@@ -99,7 +100,7 @@ class LocalConfig:
             standin_port=_port(env, "MHEALTH_STANDIN_PORT", int(stage["kaggleStandinPort"])),
             standin_username=stage["kaggleUsername"],
             standin_key=stage["kaggleKey"],
-            kaggle_datasets_dir=repo_root / stage["kaggleDatasetsDir"],
+            kaggle_datasets_dir=state_dir / "kaggle-datasets",
         )
 
     @property

@@ -7,6 +7,7 @@ starts one with the runtime manager, stopping it at the end only if this session
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,6 +19,11 @@ from botocore.config import Config
 
 from mhealth.local import runtime
 from mhealth.local.config import LocalConfig
+
+# The suite runs its own local stage, away from the one `make demo` leaves up on 4566/4599,
+# unless MHEALTH_LOCAL_PORT / MHEALTH_STANDIN_PORT say otherwise.
+os.environ.setdefault("MHEALTH_LOCAL_PORT", "4567")
+os.environ.setdefault("MHEALTH_STANDIN_PORT", "4598")
 
 AwsClient = Callable[[str], Any]
 UniqueName = Callable[[str], str]
