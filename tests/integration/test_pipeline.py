@@ -1,0 +1,347 @@
+"""The whole chain on the local AWS: serverless.yml deployed with sls, the state machine run
+end to end, and the processed table checked through Athena.
+
+The stack is deployed once for this module. Tests run in file order: the first run
+builds the table, later ones rerun it, start it as the schedule does, and break one part
+at a time (credentials, a raw file, the Glue job), putting it back afterwards.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mhealth.athena_query import QueryResult, run_query
+from mhealth.deployment import Deployment, load_deployment
+from mhealth.execution import ExecutionOutcome, follow_execution, start_execution
+from mhealth.kaggle_standin import publish_dataset
+from mhealth.local.config import LocalConfig
+from mhealth.local.stage import PublishedDataset, deploy, publish_sample
+from mhealth.sample import count_table
+from mhealth.schema import ACTIVITY_NAMES
+from mhealth.settings import DEFAULT_KAGGLE_DATASET
+
+SCALE = 0.02
+SEED = 7
+RECORDING_START = datetime(2014, 1, 1, tzinfo=UTC)
+RUN_TIMEOUT_S = 600
+
+AwsClient = Callable[[str], Any]
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    config: LocalConfig
+    deployment: Deployment
+    dataset: PublishedDataset
+    aws: AwsClient
+
+    @property
+    def table(self) -> str:
+        return f'"{self.deployment.database}"."{self.deployment.table}"'
+
+    def run(self, payload: dict[str, Any] | None = None) -> ExecutionOutcome:
+        sfn = self.aws("stepfunctions")
+        arn = start_execution(sfn, self.deployment.state_machine_arn, payload or {})
+        return follow_execution(sfn, arn, timeout_seconds=RUN_TIMEOUT_S)
+
+    def query(self, sql: str) -> QueryResult:
+        return run_query(
+            self.aws("athena"),
+            sql,
+            database=self.deployment.database,
+            output_location=self.deployment.athena_output_location,
+        )
+
+    def log_lines(self, subject: int) -> list[str]:
+        with zipfile.ZipFile(self.dataset.zip_path) as archive:
+            data = archive.read(f"MHEALTHDATASET/mHealth_subject{subject}.log")
+        return data.decode("ascii").splitlines()
+
+
+@pytest.fixture(scope="module")
+def pipeline(local_aws: LocalConfig, aws_client: AwsClient) -> Pipeline:
+    dataset = publish_sample(local_aws, scale=SCALE, seed=SEED)
+    deploy(local_aws, report=lambda message: print(f"[deploy] {message}"))
+    deployment = load_deployment(aws_client("cloudformation"), "local")
+    return Pipeline(local_aws, deployment, dataset, aws_client)
+
+
+def _expected_rows_by_activity() -> dict[str, int]:
+    totals: Counter[str] = Counter()
+    for labels in count_table(SCALE).values():
+        for label, rows in labels.items():
+            totals[ACTIVITY_NAMES[label]] += rows
+    return dict(totals)
+
+
+def _timestamp(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace(" ", "T")).replace(tzinfo=UTC)
+
+
+def _table_fingerprint(pipeline: Pipeline) -> list[list[str | None]]:
+    return pipeline.query(
+        "SELECT user_id, activity, COUNT(*), MIN(timestamp), MAX(timestamp), "
+        f"ROUND(SUM(sensor1), 4), ROUND(SUM(sensor2), 4), ROUND(SUM(sensor3), 4) "
+        f"FROM {pipeline.table} GROUP BY user_id, activity ORDER BY user_id, activity"
+    ).rows
+
+
+def _processed_keys(pipeline: Pipeline) -> list[str]:
+    s3 = pipeline.aws("s3")
+    pages = s3.get_paginator("list_objects_v2").paginate(
+        Bucket=pipeline.deployment.bucket, Prefix="processed/"
+    )
+    return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
+
+
+# ------------------------------------------------------------------------------ happy path
+
+
+def test_full_run_succeeds_and_reports_every_step(pipeline: Pipeline) -> None:
+    outcome = pipeline.run()
+
+    assert outcome.status == "SUCCEEDED", f"{outcome.failed_step}: {outcome.error}: {outcome.cause}"
+    assert {"Download", "Convert", "Transform"} <= set(outcome.step_seconds)
+    output = outcome.output
+    assert sorted(output["download"]["raw_keys"]) == sorted(
+        f"raw/mHealth_subject{n}.log" for n in range(1, 11)
+    )
+    converted = output["convert"]
+    assert sum(item["rows_in"] for item in converted) == pipeline.dataset.rows
+    assert sum(item["rows_quarantined"] for item in converted) == 0
+    assert output["transform"]["job_run_state"] == "SUCCEEDED"
+
+
+def test_table_schema_in_athena_is_the_final_schema(pipeline: Pipeline) -> None:
+    result = pipeline.query(f"SELECT * FROM {pipeline.table} LIMIT 1")
+    assert result.columns == [
+        ("activity", "varchar"),
+        ("timestamp", "timestamp"),
+        ("sensor1", "double"),
+        ("sensor2", "double"),
+        ("sensor3", "double"),
+        ("user_id", "varchar"),
+    ]
+
+
+def test_rows_per_activity_equal_the_generated_data(pipeline: Pipeline) -> None:
+    result = pipeline.query(
+        f"SELECT activity, COUNT(*) FROM {pipeline.table} GROUP BY activity ORDER BY activity"
+    )
+    counts = {row[0]: int(row[1] or 0) for row in result.rows}
+    assert counts == _expected_rows_by_activity()
+    assert sum(counts.values()) == pipeline.dataset.rows
+
+
+def test_rows_per_user_equal_the_generated_files(pipeline: Pipeline) -> None:
+    result = pipeline.query(f"SELECT user_id, COUNT(*) FROM {pipeline.table} GROUP BY user_id")
+    counts = {row[0]: int(row[1] or 0) for row in result.rows}
+    assert counts == {str(s): rows for s, rows in pipeline.dataset.rows_by_subject.items()}
+
+
+@pytest.mark.parametrize(("subject", "line_index"), [(1, 0), (1, 1), (4, 777), (10, -1)])
+def test_chosen_rows_carry_exact_timestamps_and_sensor_values(
+    pipeline: Pipeline, subject: int, line_index: int
+) -> None:
+    lines = pipeline.log_lines(subject)
+    index = line_index % len(lines)
+    fields = lines[index].split("\t")
+    expected_time = RECORDING_START + timedelta(milliseconds=20 * index)
+
+    result = pipeline.query(
+        f"SELECT activity, timestamp, sensor1, sensor2, sensor3 FROM {pipeline.table} "
+        f"WHERE user_id = '{subject}' ORDER BY timestamp OFFSET {index} LIMIT 1"
+    )
+
+    assert len(result.rows) == 1
+    activity, timestamp, *sensors = result.rows[0]
+    assert activity == ACTIVITY_NAMES[int(fields[23])]
+    assert timestamp is not None and _timestamp(timestamp) == expected_time
+    assert [float(value or "nan") for value in sensors] == [float(f) for f in fields[:3]]
+
+
+def test_one_partition_per_user_in_catalog_and_storage(pipeline: Pipeline) -> None:
+    glue = pipeline.aws("glue")
+    partitions = glue.get_partitions(
+        DatabaseName=pipeline.deployment.database, TableName=pipeline.deployment.table
+    )["Partitions"]
+    assert sorted(int(p["Values"][0]) for p in partitions) == list(range(1, 11))
+    directories = {key.split("/")[1] for key in _processed_keys(pipeline)}
+    assert directories == {f"user_id={n}" for n in range(1, 11)}
+
+
+def test_seed_query_returns_ten_rows_of_user_one(pipeline: Pipeline) -> None:
+    result = pipeline.query(f"SELECT * FROM {pipeline.table} WHERE user_id = '1' LIMIT 10")
+    assert len(result.rows) == 10
+    assert {row[-1] for row in result.rows} == {"1"}
+
+
+def test_second_run_leaves_the_table_identical(pipeline: Pipeline) -> None:
+    before, keys_before = _table_fingerprint(pipeline), _processed_keys(pipeline)
+
+    outcome = pipeline.run()
+
+    assert outcome.status == "SUCCEEDED", f"{outcome.failed_step}: {outcome.cause}"
+    assert outcome.output["download"]["uploaded"] == 0  # raw files unchanged: none re-uploaded
+    assert _table_fingerprint(pipeline) == before
+    assert len(_processed_keys(pipeline)) == len(keys_before)
+
+
+def test_schedule_rule_is_daily_and_starts_the_pipeline(pipeline: Pipeline) -> None:
+    events = pipeline.aws("events")
+    rules = [
+        rule
+        for page in events.get_paginator("list_rules").paginate()
+        for rule in page["Rules"]
+        if rule.get("ScheduleExpression")
+        and any(
+            target["Arn"] == pipeline.deployment.state_machine_arn
+            for target in events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
+        )
+    ]
+    assert len(rules) == 1
+    rule = rules[0]
+    assert rule["ScheduleExpression"] == "cron(0 3 * * ? *)"
+    (target,) = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
+    assert target.get("RoleArn")
+    payload = json.loads(target.get("Input") or "{}")
+    assert payload == {}
+
+    outcome = pipeline.run(payload)  # exactly what the rule sends
+    assert outcome.status == "SUCCEEDED", f"{outcome.failed_step}: {outcome.cause}"
+
+
+# ------------------------------------------------------------------------------ failures
+
+
+@pytest.fixture
+def failure_messages(pipeline: Pipeline, unique_name: Callable[[str], str]) -> Iterator[Any]:
+    """An SQS queue subscribed to the failure topic; yields a ``receive()`` function."""
+    sqs, sns = pipeline.aws("sqs"), pipeline.aws("sns")
+    queue_url = sqs.create_queue(QueueName=unique_name("failures"))["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    subscription = sns.subscribe(
+        TopicArn=pipeline.deployment.failure_topic_arn, Protocol="sqs", Endpoint=queue_arn
+    )["SubscriptionArn"]
+
+    def receive() -> list[str]:
+        messages = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=10
+        ).get("Messages", [])
+        return [json.loads(m["Body"]).get("Message", m["Body"]) for m in messages]
+
+    yield receive
+    sns.unsubscribe(SubscriptionArn=subscription)
+    sqs.delete_queue(QueueUrl=queue_url)
+
+
+def test_wrong_kaggle_credentials_fail_at_download_and_notify(
+    pipeline: Pipeline, failure_messages: Callable[[], list[str]]
+) -> None:
+    secrets = pipeline.aws("secretsmanager")
+    name = pipeline.deployment.kaggle_secret_name
+    original = secrets.get_secret_value(SecretId=name)["SecretString"]
+    secrets.put_secret_value(
+        SecretId=name, SecretString=json.dumps({"username": "someone", "key": "wrong-key"})
+    )
+    try:
+        outcome = pipeline.run()
+    finally:
+        secrets.put_secret_value(SecretId=name, SecretString=original)
+
+    assert outcome.status == "FAILED"
+    assert outcome.failed_step == "Download"
+    assert outcome.error == "KaggleAuthError"
+    assert name in (outcome.cause or "")
+    messages = failure_messages()
+    assert len(messages) == 1
+    assert "KaggleAuthError" in messages[0]
+
+
+def test_malformed_lines_are_quarantined_and_counted(pipeline: Pipeline, tmp_path: Path) -> None:
+    original_zip = pipeline.dataset.zip_path.read_bytes()
+    broken_zip = tmp_path / "mhealth-dataset-data-set.zip"
+    bad_lines = ["1.0\t2.0\t3.0", "\t".join(["x"] * 24), "\t".join(["0.5"] * 23 + ["99"])]
+    with (
+        zipfile.ZipFile(io.BytesIO(original_zip)) as source,
+        zipfile.ZipFile(broken_zip, "w") as target,
+    ):
+        for member in source.infolist():
+            data = source.read(member)
+            if member.filename.endswith("mHealth_subject3.log"):
+                lines = data.decode("ascii").splitlines()
+                data = ("\n".join(lines[:5] + bad_lines + lines[5:]) + "\n").encode("ascii")
+            target.writestr(member, data)
+    publish_dataset(pipeline.config.kaggle_datasets_dir, DEFAULT_KAGGLE_DATASET, broken_zip)
+    try:
+        outcome = pipeline.run()
+        rows_user_3 = pipeline.query(
+            f"SELECT COUNT(*) FROM {pipeline.table} WHERE user_id = '3'"
+        ).rows[0][0]
+        quarantine = (
+            pipeline.aws("s3")
+            .get_object(
+                Bucket=pipeline.deployment.bucket,
+                Key="quarantine/mHealth_subject3.quarantine.jsonl",
+            )["Body"]
+            .read()
+            .decode("utf-8")
+        )
+    finally:
+        original = tmp_path / "original.zip"
+        original.write_bytes(original_zip)
+        publish_dataset(pipeline.config.kaggle_datasets_dir, DEFAULT_KAGGLE_DATASET, original)
+
+    assert outcome.status == "SUCCEEDED", f"{outcome.failed_step}: {outcome.cause}"
+    by_file = {item["files"][0]["raw_key"]: item for item in outcome.output["convert"]}
+    subject_3 = by_file["raw/mHealth_subject3.log"]
+    assert subject_3["rows_quarantined"] == 3
+    assert subject_3["rows_in"] == pipeline.dataset.rows_by_subject[3] + 3
+    assert int(rows_user_3 or 0) == pipeline.dataset.rows_by_subject[3]
+    records = [json.loads(line) for line in quarantine.splitlines()]
+    assert [r["line_number"] for r in records] == [6, 7, 8]
+    assert [r["raw"] for r in records] == bad_lines
+
+
+def test_failing_glue_job_fails_the_execution_with_glues_message(pipeline: Pipeline) -> None:
+    glue = pipeline.aws("glue")
+    job = glue.get_job(JobName=pipeline.deployment.glue_job)["Job"]
+    update = {
+        key: job[key]
+        for key in (
+            "Role",
+            "Command",
+            "DefaultArguments",
+            "ExecutionProperty",
+            "Timeout",
+            "GlueVersion",
+            "WorkerType",
+            "NumberOfWorkers",
+        )
+        if key in job
+    }
+    broken = {
+        **update,
+        "DefaultArguments": {**job["DefaultArguments"], "--recording_start": "not-a-time"},
+    }
+    glue.update_job(JobName=job["Name"], JobUpdate=broken)
+    try:
+        outcome = pipeline.run()
+    finally:
+        glue.update_job(JobName=job["Name"], JobUpdate=update)
+
+    assert outcome.status == "FAILED"
+    assert outcome.failed_step == "Transform"
+    assert "recording start 'not-a-time' is not an ISO-8601 time" in (outcome.cause or "")
