@@ -31,6 +31,7 @@ PIPELINE_SERVICES: Final = (
     "events",
     "secretsmanager",
     "sns",
+    "sqs",  # to watch the failure topic (SNS → SQS) in tests and by hand
     "glue",
     "athena",
     "ssm",
