@@ -80,7 +80,7 @@ def follow_execution(
                 details = event["stateExitedEventDetails"]
                 name = details["name"]
                 step_seconds[name] = (at - entered.get(name, at)).total_seconds()
-                on_event(StepEvent("exited", name, at, _summarise(details.get("output", ""))))
+                on_event(StepEvent("exited", name, at, _summarise(name, details.get("output", ""))))
             elif kind.endswith("Succeeded") and last_step is not None:
                 failures = [f for f in failures if f[0] != last_step]  # a retry worked
             elif kind == "ExecutionFailed":
@@ -129,23 +129,35 @@ def _failure_details(event: Any) -> tuple[str | None, str | None] | None:
     return None
 
 
-def _summarise(output: str) -> str:
-    """A short description of a step's output: row counts where the step reports them."""
+def _summarise(step: str, output: str) -> str:
+    """A short description of what a step produced. A step's result sits under its own
+    lower-cased name in the state (``ResultPath: $.download``) or is the output itself."""
     try:
         data = json.loads(output) if output else None
     except ValueError:
         return ""
+    if isinstance(data, dict) and step.lower() in data:
+        data = data[step.lower()]
     items = data if isinstance(data, list) else [data]
     totals: dict[str, int] = {}
     for item in items:
         if not isinstance(item, dict):
             continue
-        for key in ("raw_keys", "rows_in", "rows_written", "rows_quarantined"):
+        if "job_run_state" in item:
+            seconds = item.get("execution_time_seconds")
+            took = f" in {seconds} s" if seconds is not None else ""
+            return f"Glue run {item.get('job_run_id', '')} {item['job_run_state']}{took}"
+        for key in (
+            "raw_keys",
+            "uploaded",
+            "unchanged",
+            "rows_in",
+            "rows_written",
+            "rows_quarantined",
+        ):
             value = item.get(key)
             if isinstance(value, list):
                 totals["files"] = totals.get("files", 0) + len(value)
             elif isinstance(value, int):
                 totals[key] = totals.get(key, 0) + value
-        if "JobRunState" in item:
-            return f"Glue run {item.get('Id', '')} {item['JobRunState']}"
     return ", ".join(f"{key.replace('_', ' ')} {value:,}" for key, value in totals.items())
