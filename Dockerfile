@@ -15,6 +15,8 @@ COPY --from=python313 /usr/local/include/python3.13 /usr/local/include/python3.1
 COPY --from=node20 /usr/local/bin/node /usr/local/bin/node
 COPY --from=node20 /usr/local/lib/node_modules /usr/local/lib/node_modules
 
+# Debian's package versions move with security updates; the release (bookworm) is the pin.
+# hadolint ignore=DL3008
 RUN ldconfig \
     && ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm \
     && ln -s ../lib/node_modules/npm/bin/npx-cli.js /usr/local/bin/npx \
