@@ -1,0 +1,478 @@
+"""Athena service provider: queries run on DuckDB over Glue tables in S3; workgroups and catalogs stay in moto."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+from localstack import config
+from localstack.aws.api import CommonServiceException, RequestContext, handler
+from localstack.aws.connect import connect_to
+from localstack.aws.spec import load_service
+from localstack.constants import DEFAULT_AWS_ACCOUNT_ID
+from localstack.services.plugins import ServiceLifecycleHook
+
+from mhealth_localstack.athena import results
+from mhealth_localstack.athena.catalog import s3_path
+from mhealth_localstack.athena.engine import QueryCancelled, QueryRun
+from mhealth_localstack.athena.results import ColumnInfo
+from mhealth_localstack.athena.sql import QueryError, StatementType, parse_ddl, statement_type
+
+LOG = logging.getLogger(__name__)
+
+QUEUED: Final = "QUEUED"
+RUNNING: Final = "RUNNING"
+SUCCEEDED: Final = "SUCCEEDED"
+FAILED: Final = "FAILED"
+CANCELLED: Final = "CANCELLED"
+_FINAL_STATES: Final = frozenset({SUCCEEDED, FAILED, CANCELLED})
+
+_QUERY_WORKERS: Final = 2
+_CACHED_RESULTS: Final = 8  # result tables kept in memory; older ones are read back from S3
+_LIST_PAGE_SIZE: Final = 50
+_ENGINE_VERSION: Final = {
+    "SelectedEngineVersion": "AUTO",
+    "EffectiveEngineVersion": "Athena engine version 3",
+}
+# Athena's AthenaError.ErrorCategory: 1 system, 2 user.
+_SYSTEM_ERROR: Final = 1
+_USER_ERROR: Final = 2
+
+
+def _invalid_request(message: str) -> CommonServiceException:
+    return CommonServiceException("InvalidRequestException", message, status_code=400,
+                                  sender_fault=True)
+
+
+def _edge_host() -> str:
+    """The gateway as host:port reachable from this process (a wildcard bind is on loopback)."""
+    listen = config.GATEWAY_LISTEN[0]
+    host = listen.host.strip("[]")
+    if host in {"", "0.0.0.0", "::"}:
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{host}:{listen.port}"
+
+
+def _access_key_for(account_id: str) -> str:
+    # LocalStack maps a 12-digit access key id to that account; "test" is the default account.
+    return "test" if account_id == DEFAULT_AWS_ACCOUNT_ID else account_id
+
+
+def _s3_filesystem(account_id: str, region: str) -> pafs.FileSystem:
+    return pafs.S3FileSystem(
+        access_key=_access_key_for(account_id),
+        secret_key="test",
+        region=region,
+        endpoint_override=_edge_host(),
+        scheme="http",
+        allow_bucket_creation=False,
+        allow_bucket_deletion=False,
+    )
+
+
+@dataclass
+class QueryExecution:
+    """One query's bookkeeping (mutated by the worker thread under the provider's lock)."""
+
+    query_id: str
+    query: str
+    statement_type: StatementType
+    database: str | None
+    catalog: str
+    workgroup: str
+    output_location: str
+    account_id: str
+    region: str
+    submitted: datetime
+    state: str = QUEUED
+    reason: str | None = None
+    error_category: int | None = None
+    completed: datetime | None = None
+    started_monotonic: float | None = None
+    engine_millis: int = 0
+    scanned_bytes: int = 0
+    columns: tuple[ColumnInfo, ...] = ()
+    header: bool = True
+    run: QueryRun | None = field(default=None, repr=False)
+
+    def describe(self) -> dict[str, Any]:
+        """The QueryExecution structure of GetQueryExecution."""
+        context: dict[str, str] = {"Catalog": self.catalog}
+        if self.database:
+            context["Database"] = self.database
+        status: dict[str, Any] = {"State": self.state, "SubmissionDateTime": self.submitted}
+        if self.completed:
+            status["CompletionDateTime"] = self.completed
+        if self.reason:
+            status["StateChangeReason"] = self.reason
+        if self.state == FAILED and self.reason:
+            status["AthenaError"] = {
+                "ErrorCategory": self.error_category or _USER_ERROR,
+                "ErrorType": 1000 if self.error_category == _SYSTEM_ERROR else 1100,
+                "Retryable": False,
+                "ErrorMessage": self.reason,
+            }
+        total = self.engine_millis
+        if self.completed:
+            total = int((self.completed - self.submitted).total_seconds() * 1000)
+        return {
+            "QueryExecutionId": self.query_id,
+            "Query": self.query,
+            "StatementType": self.statement_type.value,
+            "ResultConfiguration": {"OutputLocation": self.output_location},
+            "ResultReuseConfiguration": {"ResultReuseByAgeConfiguration": {"Enabled": False}},
+            "QueryExecutionContext": context,
+            "Status": status,
+            "Statistics": {
+                "EngineExecutionTimeInMillis": self.engine_millis,
+                "DataScannedInBytes": self.scanned_bytes,
+                "TotalExecutionTimeInMillis": max(total, self.engine_millis),
+                "QueryQueueTimeInMillis": 0,
+                "ServicePreProcessingTimeInMillis": 0,
+                "QueryPlanningTimeInMillis": 0,
+                "ServiceProcessingTimeInMillis": 0,
+                "ResultReuseInformation": {"ReusedPreviousResult": False},
+            },
+            "WorkGroup": self.workgroup,
+            "EngineVersion": dict(_ENGINE_VERSION),
+            "SubstatementType": self._substatement_type(),
+        }
+
+    def _substatement_type(self) -> str:
+        ddl = parse_ddl(self.query)
+        if ddl is not None:
+            return ddl.kind.value
+        return "SELECT" if self.statement_type is StatementType.DML else "UNKNOWN"
+
+
+def _output_file(location: str, query_id: str, statement: StatementType) -> str:
+    # Athena writes query results as <id>.csv and metadata statements as <id>.txt.
+    suffix = "txt" if statement is StatementType.DDL else "csv"
+    return f"{location if location.endswith('/') else location + '/'}{query_id}.{suffix}"
+
+
+class AthenaProvider(ServiceLifecycleHook):
+    """Implements the query-execution operations; every other operation goes to moto."""
+
+    service = "athena"
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._executions: dict[tuple[str, str], OrderedDict[str, QueryExecution]] = {}
+        self._tokens: dict[tuple[str, str, str], str] = {}
+        self._results: OrderedDict[str, pa.Table] = OrderedDict()
+        self._pool = ThreadPoolExecutor(max_workers=_QUERY_WORKERS,
+                                        thread_name_prefix="athena-query")
+
+    def on_before_stop(self) -> None:
+        with self._lock:
+            running = [e.run for store in self._executions.values() for e in store.values()
+                       if e.run is not None and e.state not in _FINAL_STATES]
+        for run in running:
+            run.cancel()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    # -- operations ------------------------------------------------------------------------
+
+    @handler("StartQueryExecution", expand=False)
+    def start_query_execution(self, context: RequestContext, request: dict[str, Any]
+                              ) -> dict[str, Any]:
+        query = str(request.get("QueryString") or "")
+        if not query.strip():
+            raise _invalid_request("QueryString must not be empty")
+        if request.get("ExecutionParameters"):
+            raise _invalid_request("ExecutionParameters are not supported by the local Athena")
+        key = (context.account_id, context.region)
+        token = request.get("ClientRequestToken")
+        with self._lock:
+            if token and (key + (token,)) in self._tokens:
+                return {"QueryExecutionId": self._tokens[key + (token,)]}
+        workgroup = str(request.get("WorkGroup") or "primary")
+        location = self._output_location(context, workgroup, request)
+        exec_context = request.get("QueryExecutionContext") or {}
+        kind = StatementType.DDL if parse_ddl(query) else statement_type(query)
+        query_id = str(uuid.uuid4())
+        execution = QueryExecution(
+            query_id=query_id,
+            query=query,
+            statement_type=kind,
+            database=exec_context.get("Database"),
+            catalog=str(exec_context.get("Catalog") or "AwsDataCatalog"),
+            workgroup=workgroup,
+            output_location=_output_file(location, query_id, kind),
+            account_id=context.account_id,
+            region=context.region,
+            submitted=datetime.now(tz=UTC),
+        )
+        with self._lock:
+            self._executions.setdefault(key, OrderedDict())[query_id] = execution
+            if token:
+                self._tokens[key + (token,)] = query_id
+        self._pool.submit(self._execute, execution)
+        return {"QueryExecutionId": query_id}
+
+    @handler("GetQueryExecution", expand=False)
+    def get_query_execution(self, context: RequestContext, request: dict[str, Any]
+                            ) -> dict[str, Any]:
+        execution = self._find(context, str(request.get("QueryExecutionId", "")))
+        with self._lock:
+            return {"QueryExecution": execution.describe()}
+
+    @handler("BatchGetQueryExecution", expand=False)
+    def batch_get_query_execution(self, context: RequestContext, request: dict[str, Any]
+                                  ) -> dict[str, Any]:
+        found: list[dict[str, Any]] = []
+        missing: list[dict[str, str]] = []
+        store = self._store(context)
+        with self._lock:
+            for query_id in request.get("QueryExecutionIds", []):
+                if query_id in store:
+                    found.append(store[query_id].describe())
+                else:
+                    missing.append({"QueryExecutionId": query_id, "ErrorCode": "404",
+                                    "ErrorMessage": f"QueryExecution {query_id} was not found"})
+        return {"QueryExecutions": found, "UnprocessedQueryExecutionIds": missing}
+
+    @handler("ListQueryExecutions", expand=False)
+    def list_query_executions(self, context: RequestContext, request: dict[str, Any]
+                              ) -> dict[str, Any]:
+        workgroup = str(request.get("WorkGroup") or "primary")
+        size = min(int(request.get("MaxResults") or _LIST_PAGE_SIZE), _LIST_PAGE_SIZE)
+        with self._lock:
+            ids = [e.query_id for e in reversed(self._store(context).values())
+                   if e.workgroup == workgroup]
+        start = 0
+        if request.get("NextToken"):
+            offset = results.decode_token("list:" + workgroup, str(request["NextToken"]))
+            if offset is None:
+                raise _invalid_request("Invalid NextToken")
+            start = offset
+        response: dict[str, Any] = {"QueryExecutionIds": ids[start : start + size]}
+        if start + size < len(ids):
+            response["NextToken"] = results.encode_token("list:" + workgroup, start + size)
+        return response
+
+    @handler("StopQueryExecution", expand=False)
+    def stop_query_execution(self, context: RequestContext, request: dict[str, Any]
+                             ) -> dict[str, Any]:
+        execution = self._find(context, str(request.get("QueryExecutionId", "")))
+        with self._lock:
+            if execution.state in _FINAL_STATES:
+                return {}
+            run = execution.run
+            execution.state = CANCELLED
+            execution.reason = "Query cancelled by user"
+            execution.completed = datetime.now(tz=UTC)
+        if run is not None:
+            run.cancel()
+        return {}
+
+    @handler("GetQueryResults", expand=False)
+    def get_query_results(self, context: RequestContext, request: dict[str, Any]
+                          ) -> dict[str, Any]:
+        execution = self._find(context, str(request.get("QueryExecutionId", "")))
+        with self._lock:
+            state, reason = execution.state, execution.reason
+        if state == FAILED:
+            raise _invalid_request(reason or "Query failed")
+        if state != SUCCEEDED:
+            raise _invalid_request(f"Query has not yet finished. Current state: {state}")
+        max_results = int(request.get("MaxResults") or results.MAX_PAGE_SIZE)
+        if not 1 <= max_results <= results.MAX_PAGE_SIZE:
+            raise _invalid_request(f"MaxResults must be between 1 and {results.MAX_PAGE_SIZE}")
+        offset = 0
+        if request.get("NextToken"):
+            decoded = results.decode_token(execution.query_id, str(request["NextToken"]))
+            if decoded is None:
+                raise _invalid_request("Invalid NextToken")
+            offset = decoded
+        table = self._result_table(execution)
+        page = results.page(execution.query_id, table, header=execution.header, offset=offset,
+                            max_results=max_results)
+        response: dict[str, Any] = {
+            "UpdateCount": 0,
+            "ResultSet": {
+                "Rows": page.rows,
+                "ResultSetMetadata": {"ColumnInfo": list(execution.columns)},
+            },
+        }
+        if page.next_token:
+            response["NextToken"] = page.next_token
+        return response
+
+    # -- execution (worker thread) ---------------------------------------------------------
+
+    def _execute(self, execution: QueryExecution) -> None:
+        access_key = _access_key_for(execution.account_id)
+        glue = connect_to(region_name=execution.region, aws_access_key_id=access_key,
+                          aws_secret_access_key="test").glue
+        fs_cache: list[pafs.FileSystem] = []
+
+        def filesystem() -> pafs.FileSystem:
+            if not fs_cache:
+                fs_cache.append(_s3_filesystem(execution.account_id, execution.region))
+            return fs_cache[0]
+
+        run = QueryRun(execution.query, catalog_name=execution.catalog,
+                       database=execution.database or "default", glue=glue,
+                       filesystem=filesystem)
+        with self._lock:
+            if execution.state != QUEUED:
+                return
+            execution.state = RUNNING
+            execution.run = run
+        started = time.monotonic()
+        try:
+            output = run.run()
+            self._write_results(execution, output.table, output.columns, output.header,
+                                filesystem())
+        except QueryCancelled:
+            self._finish(execution, started, CANCELLED, "Query cancelled by user")
+            return
+        except QueryError as error:
+            category = _USER_ERROR if error.user_error else _SYSTEM_ERROR
+            self._finish(execution, started, FAILED, str(error), category)
+            return
+        except Exception as error:
+            LOG.exception("Athena query %s failed", execution.query_id)
+            self._finish(execution, started, FAILED, f"GENERIC_INTERNAL_ERROR: {error}",
+                         _SYSTEM_ERROR)
+            return
+        with self._lock:
+            execution.columns = output.columns
+            execution.header = output.header
+            execution.scanned_bytes = output.data_scanned_bytes
+            self._results[execution.query_id] = output.table
+            while len(self._results) > _CACHED_RESULTS:
+                self._results.popitem(last=False)
+        self._finish(execution, started, SUCCEEDED, None)
+
+    def _finish(self, execution: QueryExecution, started: float, state: str,
+                reason: str | None, category: int | None = None) -> None:
+        with self._lock:
+            execution.run = None
+            if execution.state == CANCELLED:
+                return
+            execution.state = state
+            execution.reason = reason
+            execution.error_category = category
+            execution.engine_millis = int((time.monotonic() - started) * 1000)
+            execution.completed = datetime.now(tz=UTC)
+
+    def _write_results(self, execution: QueryExecution, table: pa.Table,
+                       columns: tuple[ColumnInfo, ...], header: bool,
+                       fs: pafs.FileSystem) -> None:
+        if execution.statement_type is StatementType.DDL:
+            body = results.text_bytes(table)
+        else:
+            body = results.csv_bytes(table, header=header)
+        path = s3_path(execution.output_location)
+        try:
+            with fs.open_output_stream(path) as stream:
+                stream.write(body)
+            with fs.open_output_stream(path + ".metadata") as stream:
+                stream.write(results.metadata_bytes(columns, table.num_rows))
+        except OSError as error:
+            bucket = path.split("/", 1)[0]
+            raise QueryError("PERMISSION_DENIED", f"Unable to verify/create output bucket "
+                             f"{bucket} ({error})") from error
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _store(self, context: RequestContext) -> OrderedDict[str, QueryExecution]:
+        with self._lock:
+            return self._executions.setdefault((context.account_id, context.region),
+                                               OrderedDict())
+
+    def _find(self, context: RequestContext, query_id: str) -> QueryExecution:
+        with self._lock:
+            store = self._executions.get((context.account_id, context.region), OrderedDict())
+            execution = store.get(query_id)
+        if execution is None:
+            raise _invalid_request(f"QueryExecution {query_id} was not found")
+        return execution
+
+    def _output_location(self, context: RequestContext, workgroup: str,
+                         request: dict[str, Any]) -> str:
+        from moto.athena.models import athena_backends
+
+        group = athena_backends[context.account_id][context.region].work_groups.get(workgroup)
+        if group is None:
+            raise _invalid_request(f"WorkGroup {workgroup} is not found.")
+        if getattr(group, "state", "ENABLED") == "DISABLED":
+            raise _invalid_request(f"WorkGroup {workgroup} is disabled.")
+        configuration = group.configuration or {}
+        group_location = (configuration.get("ResultConfiguration") or {}).get("OutputLocation")
+        requested = (request.get("ResultConfiguration") or {}).get("OutputLocation")
+        enforced = bool(configuration.get("EnforceWorkGroupConfiguration")) and group_location
+        location = group_location if enforced else (requested or group_location)
+        if not location:
+            raise _invalid_request(
+                "No output location provided. An output location is required either through "
+                "the Workgroup result configuration setting or as an API input."
+            )
+        if not str(location).startswith("s3://"):
+            raise _invalid_request(f"OutputLocation must be an S3 URI: {location}")
+        return str(location)
+
+    def _result_table(self, execution: QueryExecution) -> pa.Table:
+        with self._lock:
+            cached = self._results.get(execution.query_id)
+            if cached is not None:
+                self._results.move_to_end(execution.query_id)
+                return cached
+        # Evicted from memory: read the result file back, as Athena itself does.
+        fs = _s3_filesystem(execution.account_id, execution.region)
+        names = [c["Name"] for c in execution.columns]
+        try:
+            with fs.open_input_stream(s3_path(execution.output_location)) as stream:
+                data = stream.read()
+        except OSError as error:
+            raise _invalid_request(f"Query results are no longer available at "
+                                   f"{execution.output_location}: {error}") from error
+        if execution.statement_type is StatementType.DDL:
+            table = results.read_text(data, names)
+        else:
+            table = results.read_csv(data, names, header=execution.header)
+        with self._lock:
+            self._results[execution.query_id] = table
+            while len(self._results) > _CACHED_RESULTS:
+                self._results.popitem(last=False)
+        return table
+
+
+def _defer_to_moto_for_the_rest(provider_class: type) -> None:
+    """Give every Athena operation without a handler one that falls through to moto.
+
+    The skeleton only dispatches operations in the provider's dispatch table; a handler
+    raising NotImplementedError is what MotoFallbackDispatcher turns into a moto call.
+    """
+    from botocore import xform_name
+
+    implemented = {
+        getattr(member, "operation", None) for member in vars(provider_class).values()
+    }
+    for operation in load_service("athena").operation_names:
+        if operation in implemented:
+            continue
+
+        def defer_to_moto(self: Any, context: RequestContext, request: Any) -> Any:
+            raise NotImplementedError
+
+        defer_to_moto.__name__ = f"_moto_{xform_name(operation)}"
+        setattr(provider_class, defer_to_moto.__name__, handler(operation, expand=False)(
+            defer_to_moto))
+
+
+_defer_to_moto_for_the_rest(AthenaProvider)

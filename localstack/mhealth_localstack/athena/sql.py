@@ -1,0 +1,426 @@
+"""Athena (Trino) SQL on DuckDB: statement classification, table references, Trino functions, errors.
+
+Supported dialect (what typical Athena queries need; everything else is DuckDB's own SQL):
+
+* Statements: one ``SELECT`` / ``WITH`` / ``VALUES`` / ``EXPLAIN`` statement (DML), and the DDL
+  ``SHOW TABLES [IN db] [LIKE 'pattern']``, ``SHOW DATABASES|SCHEMAS [LIKE 'pattern']``,
+  ``SHOW COLUMNS IN|FROM table``, ``DESCRIBE table``. ``CREATE``/``INSERT``/``MSCK``/CTAS are
+  refused with ``NOT_SUPPORTED``.
+* Tables: ``"db"."table"``, ``awsdatacatalog.db.table`` and unqualified ``table`` (context database).
+* Integer division truncates like Trino (``5/2 = 2``); division by zero fails like Trino.
+* Trino functions DuckDB lacks or defines differently are added as SQL macros (``TRINO_MACROS``)
+  or, for ``date_parse`` (whose format DuckDB needs as a constant literal), rewritten in the query
+  text to ``strptime``: ``regexp_like``, ``regexp_replace`` (all matches, ``$1`` group references), ``approx_distinct``,
+  ``approx_percentile``, ``date_add``/``date_diff`` (unit first), ``date_format``/``date_parse``
+  (MySQL format letters), ``date``, ``from_unixtime``, ``to_unixtime``, ``from_iso8601_timestamp``,
+  ``from_iso8601_date``, ``to_iso8601``, ``day_of_week``/``dow``, ``day_of_year``/``doy``,
+  ``day_of_month``, ``week_of_year``, ``year_of_week``/``yow``, ``json_extract_scalar``,
+  ``json_parse``, ``json_format``, ``is_nan``, ``nan``, ``infinity``, ``truncate``,
+  ``cardinality`` (arrays), ``array_join``, ``sequence``, ``levenshtein_distance``, ``arbitrary``.
+* Output column names follow Trino: an unaliased expression is ``_col<position>``.
+
+Known differences: DuckDB coerces types more freely than Trino (``varchar = integer`` works),
+``date_add`` on a date returns a timestamp, ``element_at`` works on maps only.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Final
+
+import duckdb
+
+DEFAULT_CATALOG: Final = "awsdatacatalog"
+
+# MySQL date format letters (Trino's date_format/date_parse) → strftime letters, applied in this
+# order so that a replacement never produces a letter a later rule rewrites again.
+_MYSQL_FORMAT_RULES: Final = (
+    ("%M", "%B"),  # month name (must run before %i → %M)
+    ("%W", "%A"),  # weekday name
+    ("%i", "%M"),  # minutes
+    ("%s", "%S"),  # seconds
+    ("%T", "%H:%M:%S"),
+    ("%r", "%I:%M:%S %p"),
+    ("%h", "%I"),
+    ("%c", "%-m"),
+    ("%e", "%-d"),
+    ("%k", "%-H"),
+    ("%l", "%-I"),
+    ("%v", "%V"),
+)
+
+
+def mysql_to_strftime(fmt: str) -> str:
+    """A MySQL/Trino date format (``%Y-%m-%d %H:%i:%s``) in strftime letters."""
+    for mysql, strf in _MYSQL_FORMAT_RULES:
+        fmt = fmt.replace(mysql, strf)
+    return fmt
+
+
+def _mysql_format(arg: str) -> str:
+    expression = arg
+    for mysql, strf in _MYSQL_FORMAT_RULES:
+        expression = f"replace({expression}, '{mysql}', '{strf}')"
+    return expression
+
+
+# Created as temporary macros on every query connection; a macro shadows DuckDB's function of the
+# same name, which is what we want where Trino's definition differs.
+TRINO_MACROS: Final[tuple[str, ...]] = (
+    "CREATE MACRO regexp_like(s, p) AS regexp_matches(s, p)",
+    # Trino replaces every match and writes group references as $1; DuckDB wants 'g' and \1.
+    "CREATE MACRO regexp_replace(s, p) AS system.main.regexp_replace(s, p, '', 'g'),"
+    " (s, p, r) AS system.main.regexp_replace(s, p,"
+    " system.main.regexp_replace(r, '\\$(\\d)', '\\\\\\1', 'g'), 'g')",
+    "CREATE MACRO approx_distinct(x) AS approx_count_distinct(x)",
+    "CREATE MACRO approx_percentile(x, p) AS approx_quantile(x, p)",
+    "CREATE MACRO arbitrary(x) AS any_value(x)",
+    "CREATE MACRO date_add(unit, n, t) AS t + CAST(CAST(n AS VARCHAR) || ' ' || unit AS INTERVAL)",
+    # Trino counts whole units elapsed, which is DuckDB's date_sub (date_diff counts boundaries).
+    "CREATE MACRO date_diff(unit, a, b) AS system.main.date_sub(unit, a, b)",
+    f"CREATE MACRO date_format(t, f) AS strftime(t, {_mysql_format('f')})",
+    "CREATE MACRO date(x) AS CAST(x AS DATE)",
+    "CREATE MACRO from_unixtime(x) AS make_timestamp(CAST(round(x * 1000000) AS BIGINT))",
+    "CREATE MACRO to_unixtime(t) AS epoch(t)",
+    "CREATE MACRO from_iso8601_timestamp(s) AS CAST(s AS TIMESTAMPTZ)",
+    "CREATE MACRO from_iso8601_date(s) AS CAST(s AS DATE)",
+    "CREATE MACRO to_iso8601(t) AS strftime(t, '%Y-%m-%dT%H:%M:%S.%g')",
+    "CREATE MACRO day_of_week(t) AS isodow(t)",
+    "CREATE MACRO dow(t) AS isodow(t)",
+    "CREATE MACRO day_of_year(t) AS dayofyear(t)",
+    "CREATE MACRO doy(t) AS dayofyear(t)",
+    "CREATE MACRO day_of_month(t) AS dayofmonth(t)",
+    "CREATE MACRO week_of_year(t) AS week(t)",
+    "CREATE MACRO year_of_week(t) AS isoyear(t)",
+    "CREATE MACRO yow(t) AS isoyear(t)",
+    "CREATE MACRO json_extract_scalar(j, p) AS json_extract_string(j, p)",
+    "CREATE MACRO json_parse(s) AS CAST(s AS JSON)",
+    "CREATE MACRO json_format(j) AS CAST(j AS VARCHAR)",
+    "CREATE MACRO is_nan(x) AS isnan(x)",
+    "CREATE MACRO nan() AS CAST('NaN' AS DOUBLE)",
+    "CREATE MACRO infinity() AS CAST('Infinity' AS DOUBLE)",
+    "CREATE MACRO truncate(x) AS trunc(x)",
+    "CREATE MACRO cardinality(a) AS len(a)",
+    "CREATE MACRO array_join(a, sep) AS array_to_string(a, sep)",
+    "CREATE MACRO sequence(a, b) AS generate_series(a, b)",
+    "CREATE MACRO levenshtein_distance(a, b) AS levenshtein(a, b)",
+)
+
+# Settings that make DuckDB behave like Trino for arithmetic and time.
+SESSION_SETTINGS: Final[tuple[str, ...]] = (
+    "SET integer_division = true",
+    "SET TimeZone = 'UTC'",
+)
+
+
+class StatementType(Enum):
+    """Athena's StatementType of a query."""
+
+    DML = "DML"
+    DDL = "DDL"
+    UTILITY = "UTILITY"
+
+
+class DdlKind(Enum):
+    """The metadata statements answered from the Glue Data Catalog."""
+
+    SHOW_TABLES = "SHOW_TABLES"
+    SHOW_DATABASES = "SHOW_DATABASES"
+    SHOW_COLUMNS = "SHOW_COLUMNS"
+    DESCRIBE = "DESCRIBE"
+
+
+@dataclass(frozen=True)
+class TableRef:
+    """A table named in a query, resolved against the query's context (lower-case names)."""
+
+    catalog: str
+    database: str
+    table: str
+    line: int
+    column: int
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.catalog}.{self.database}.{self.table}"
+
+
+@dataclass(frozen=True)
+class DdlStatement:
+    """A parsed metadata statement: ``database``/``table`` may be None (context database)."""
+
+    kind: DdlKind
+    database: str | None = None
+    table: str | None = None
+    like: str | None = None
+
+
+@dataclass(frozen=True)
+class SelectStatement:
+    """A query DuckDB runs: its AST (DuckDB's JSON serialisation) and the tables it reads."""
+
+    sql: str
+    tables: tuple[TableRef, ...]
+    select_items: tuple[dict[str, Any], ...]
+
+
+class QueryError(Exception):
+    """A query failure in Athena's words: ``<ERROR_CODE>: <message>``, user or system fault."""
+
+    def __init__(self, code: str, message: str, *, user_error: bool = True) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.user_error = user_error
+
+
+_IDENT: Final = r'(?:"(?:[^"]|"")+"|`[^`]+`|[A-Za-z_][A-Za-z0-9_$@-]*)'
+_QUALIFIED: Final = rf"{_IDENT}(?:\s*\.\s*{_IDENT}){{0,2}}"
+_LIKE: Final = r"(?:\s+LIKE\s+'(?P<like>(?:[^']|'')*)')?"
+_DDL_PATTERNS: Final = (
+    (DdlKind.SHOW_TABLES, re.compile(rf"SHOW\s+TABLES(?:\s+(?:IN|FROM)\s+(?P<db>{_QUALIFIED}))?"
+                                     rf"{_LIKE}\s*;?\s*$", re.I | re.S)),
+    (DdlKind.SHOW_DATABASES, re.compile(rf"SHOW\s+(?:DATABASES|SCHEMAS){_LIKE}\s*;?\s*$",
+                                        re.I | re.S)),
+    (DdlKind.SHOW_COLUMNS, re.compile(rf"SHOW\s+COLUMNS\s+(?:IN|FROM)\s+(?P<tbl>{_QUALIFIED})"
+                                      rf"(?:\s+(?:IN|FROM)\s+(?P<db>{_IDENT}))?\s*;?\s*$",
+                                      re.I | re.S)),
+    (DdlKind.DESCRIBE, re.compile(rf"DESC(?:RIBE)?\s+(?:FORMATTED\s+|EXTENDED\s+)?"
+                                  rf"(?P<tbl>{_QUALIFIED})\s*;?\s*$", re.I | re.S)),
+)
+_COMMENTS: Final = re.compile(r"--[^\n]*|/\*.*?\*/", re.S)
+_DML_KEYWORDS: Final = frozenset({"SELECT", "WITH", "VALUES", "TABLE", "EXPLAIN", "(", "FROM"})
+
+
+def _split_identifiers(text: str) -> list[str]:
+    parts = re.findall(_IDENT, text)
+    return [_unquote(part) for part in parts]
+
+
+def _unquote(identifier: str) -> str:
+    if identifier.startswith('"') and identifier.endswith('"'):
+        return identifier[1:-1].replace('""', '"').lower()
+    if identifier.startswith("`") and identifier.endswith("`"):
+        return identifier[1:-1].lower()
+    return identifier.lower()
+
+
+def strip_comments(sql: str) -> str:
+    """The SQL text without comments and surrounding blanks (for keyword checks only)."""
+    return _COMMENTS.sub(" ", sql).strip()
+
+
+def parse_ddl(sql: str) -> DdlStatement | None:
+    """The metadata statement in ``sql``, or None when it is not one we answer from the catalog."""
+    text = strip_comments(sql)
+    for kind, pattern in _DDL_PATTERNS:
+        match = pattern.match(text)
+        if not match:
+            continue
+        groups = match.groupdict()
+        like = groups.get("like")
+        like = like.replace("''", "'") if like is not None else None
+        database = None
+        table = None
+        if groups.get("tbl"):
+            names = _split_identifiers(groups["tbl"])
+            table = names[-1]
+            database = names[-2] if len(names) > 1 else None
+        if groups.get("db"):
+            database = _split_identifiers(groups["db"])[-1]
+        return DdlStatement(kind=kind, database=database, table=table, like=like)
+    return None
+
+
+def statement_type(sql: str) -> StatementType:
+    """DML for queries, DDL for catalog statements (Athena's classification, by first keyword)."""
+    text = strip_comments(sql)
+    first = re.match(r"\(|\w+", text)
+    keyword = first.group(0).upper() if first else ""
+    if keyword in _DML_KEYWORDS or keyword in {"INSERT", "UPDATE", "DELETE", "MERGE"}:
+        return StatementType.DML
+    if keyword in {"SHOW", "DESCRIBE", "DESC", "CREATE", "DROP", "ALTER", "MSCK"}:
+        return StatementType.DDL
+    return StatementType.UTILITY
+
+
+def _line_column(sql: str, offset: int) -> tuple[int, int]:
+    if offset < 0 or offset > len(sql):
+        return 1, 1
+    before = sql[:offset]
+    line = before.count("\n") + 1
+    column = offset - (before.rfind("\n") + 1) + 1
+    return line, column
+
+
+def _walk(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _walk(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _walk(item)
+
+
+def _cte_names(ast: dict[str, Any]) -> set[str]:
+    names: set[str] = set()
+    for node in _walk(ast):
+        cte_map = node.get("cte_map")
+        if isinstance(cte_map, dict):
+            names.update(str(entry.get("key", "")).lower() for entry in cte_map.get("map", []))
+    return names
+
+
+def _leftmost_select(node: dict[str, Any]) -> dict[str, Any] | None:
+    while node.get("type") == "SET_OPERATION_NODE":
+        node = node.get("left") or {}
+    return node if node.get("type") == "SELECT_NODE" else None
+
+
+def serialize(connection: duckdb.DuckDBPyConnection, sql: str) -> dict[str, Any]:
+    """DuckDB's JSON AST of ``sql``; raises QueryError(SYNTAX_ERROR) when DuckDB cannot parse it."""
+    row = connection.execute("SELECT json_serialize_sql($1)", [sql]).fetchone()
+    result: dict[str, Any] = json.loads(row[0]) if row else {"error": True}
+    if result.get("error"):
+        message = str(result.get("error_message", "cannot parse the query"))
+        position = result.get("position")
+        if position is not None and str(position).isdigit():
+            line, column = _line_column(sql, int(position))
+            message = f"line {line}:{column}: {message}"
+        raise QueryError("SYNTAX_ERROR", message)
+    return result
+
+
+def parse_select(
+    connection: duckdb.DuckDBPyConnection, sql: str, *, catalog: str, database: str
+) -> SelectStatement:
+    """The query's AST facts: the catalog tables it reads and its top-level select items."""
+    statements = duckdb.extract_statements(sql) if sql.strip() else []
+    if len(statements) != 1:
+        raise QueryError(
+            "INVALID_INPUT" if statements else "SYNTAX_ERROR",
+            "Only one sql statement is allowed. Got: " + str(len(statements)),
+        )
+    if statements[0].type == duckdb.StatementType.EXPLAIN:
+        # DuckDB serialises SELECT only: read the tables of the explained query.
+        inner = re.sub(r"^\s*EXPLAIN(\s+ANALYZE)?", "", strip_comments(sql), flags=re.I)
+        explained = parse_select(connection, inner, catalog=catalog, database=database)
+        return SelectStatement(sql=sql, tables=explained.tables, select_items=())
+    ast = serialize(connection, sql)
+    ctes = _cte_names(ast)
+    tables: list[TableRef] = []
+    seen: set[tuple[str, str, str]] = set()
+    for node in _walk(ast):
+        if node.get("type") != "BASE_TABLE":
+            continue
+        table = str(node.get("table_name", "")).lower()
+        schema = str(node.get("schema_name") or "").lower()
+        table_catalog = str(node.get("catalog_name") or "").lower()
+        if not schema and not table_catalog and table in ctes:
+            continue
+        key = (table_catalog or catalog, schema or database, table)
+        if key in seen:
+            continue
+        seen.add(key)
+        line, column = _line_column(sql, int(node.get("query_location", -1)))
+        tables.append(TableRef(key[0], key[1], key[2], line, column))
+    rewritten = _rewrite_date_parse(sql, ast)
+    statement = ast["statements"][0]["node"]
+    select = _leftmost_select(statement)
+    items = tuple(select.get("select_list", [])) if select else ()
+    return SelectStatement(sql=rewritten, tables=tuple(tables), select_items=items)
+
+
+def _rewrite_date_parse(sql: str, ast: dict[str, Any]) -> str:
+    """``date_parse(x, '<mysql format>')`` → ``strptime(x, '<strftime format>')`` in the text.
+
+    Spliced at the AST's source offsets, so the rest of the query stays exactly as written.
+    """
+    edits: list[tuple[int, int, str]] = []
+    for node in _walk(ast):
+        if node.get("class") != "FUNCTION" or node.get("function_name") != "date_parse":
+            continue
+        start = int(node.get("query_location", -1))
+        arguments = node.get("arguments") or []
+        if len(arguments) != 2 or sql[start : start + 10].lower() != "date_parse":
+            raise QueryError("NOT_SUPPORTED", "date_parse needs two arguments, the second a "
+                             "string literal, in the local Athena")
+        fmt = arguments[1].get("expression") or {}
+        literal = fmt.get("literal") or {}
+        fmt_start = int(fmt.get("query_location", -1))
+        fmt_end = fmt_start + int(fmt.get("query_location_length", 0))
+        if literal.get("kind") != "STRING" or not sql[fmt_start:fmt_end].startswith("'"):
+            raise QueryError("NOT_SUPPORTED", "date_parse needs a string literal as its format "
+                             "in the local Athena")
+        converted = mysql_to_strftime(str(literal.get("text", ""))).replace("'", "''")
+        edits.append((start, start + 10, "strptime"))
+        edits.append((fmt_start, fmt_end, f"'{converted}'"))
+    for begin, end, text in sorted(edits, reverse=True):
+        sql = sql[:begin] + text + sql[end:]
+    return sql
+
+
+def output_names(items: Sequence[dict[str, Any]], duckdb_names: Sequence[str]) -> list[str]:
+    """Trino's output column names: aliases and column names stay, expressions become _col<i>."""
+    stars = sum(1 for item in items if item.get("class") == "STAR" and not item.get("alias"))
+    if not items or stars > 1:
+        return list(duckdb_names)
+    expanded = len(duckdb_names) - (len(items) - stars)
+    if expanded < 0 or (stars == 0 and expanded != 0):
+        return list(duckdb_names)
+    names: list[str] = []
+    position = 0
+    for item in items:
+        if item.get("class") == "STAR" and not item.get("alias"):
+            names.extend(duckdb_names[position : position + expanded])
+            position += expanded
+            continue
+        if item.get("alias"):
+            names.append(str(item["alias"]))
+        elif item.get("class") == "COLUMN_REF":
+            names.append(duckdb_names[position])
+        else:
+            names.append(f"_col{position}")
+        position += 1
+    return names
+
+
+_DUCKDB_ERROR_PREFIX: Final = re.compile(r"^[A-Za-z ]+ Error: ", re.S)
+
+
+def translate_error(error: duckdb.Error) -> QueryError:
+    """DuckDB's exception as Athena reports a failed query (error code prefix, no DuckDB banner)."""
+    message = _DUCKDB_ERROR_PREFIX.sub("", str(error)).strip()
+    message = re.sub(r"\n\s*\n.*$", "", message, flags=re.S)  # drop DuckDB's "LINE 1: ..." caret
+    message = " ".join(message.split())
+    column = re.search(r'Referenced column "([^"]+)" not found', message)
+    if column:
+        return QueryError("COLUMN_NOT_FOUND", f"Column '{column.group(1)}' cannot be resolved "
+                          f"({message})")
+    if isinstance(error, duckdb.ParserException | duckdb.BinderException |
+                  duckdb.CatalogException):
+        return QueryError("SYNTAX_ERROR", message)
+    if isinstance(error, duckdb.ConversionException):
+        return QueryError("INVALID_CAST_ARGUMENT", message)
+    if isinstance(error, duckdb.OutOfRangeException):
+        return QueryError("NUMERIC_VALUE_OUT_OF_RANGE", message)
+    if isinstance(error, duckdb.InvalidInputException):
+        if "Division by zero" in message:
+            return QueryError("DIVISION_BY_ZERO", "Division by zero")
+        return QueryError("INVALID_FUNCTION_ARGUMENT", message)
+    if isinstance(error, duckdb.OutOfMemoryException):
+        return QueryError("EXCEEDED_LOCAL_MEMORY_LIMIT", message, user_error=False)
+    return QueryError("GENERIC_INTERNAL_ERROR", message, user_error=False)
+
+
+def like_to_regex(pattern: str) -> re.Pattern[str]:
+    """Athena's SHOW ... LIKE pattern (``*`` wildcard, ``|`` alternatives) as a regex."""
+    alternatives = [
+        ".*".join(re.escape(piece) for piece in alternative.strip().split("*"))
+        for alternative in pattern.split("|")
+    ]
+    return re.compile("|".join(f"(?:{alt})" for alt in alternatives), re.I)
