@@ -1,1 +1,1 @@
-"""LocalStack extension for mhealth-pipeline: Lambda on the host, Glue jobs in local PySpark, Athena on DuckDB."""
+"""LocalStack extension: Lambda on the host, Glue jobs in local PySpark, Athena on DuckDB."""

@@ -1,4 +1,4 @@
-"""Service plugins registered with LocalStack (entry points ``glue:default`` and ``athena:default``).
+"""Service plugins registered with LocalStack (entry points ``glue:default``, ``athena:default``).
 
 Each service answers the operations it implements for real (running Glue job scripts,
 running Athena SQL) and hands every other operation to LocalStack's bundled moto, which

