@@ -1,4 +1,4 @@
-"""Local Athena: SQL on DuckDB over a partitioned Glue table whose Parquet files live in the local S3."""
+"""Local Athena: SQL on DuckDB over a partitioned Glue table with Parquet files in the local S3."""
 
 from __future__ import annotations
 

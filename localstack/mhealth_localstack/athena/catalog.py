@@ -195,7 +195,7 @@ def _split_top_level(text: str) -> list[str]:
 
 
 def arrow_type(hive_type: str) -> pa.DataType:
-    """The Arrow type for a Hive type string (``decimal(10,2)``, ``array<string>``, ``struct<…>``)."""
+    """The Arrow type of a Hive type (``decimal(10,2)``, ``array<string>``, ``struct<…>``)."""
     text = hive_type.strip().lower()
     base = re.match(r"[a-z_]+", text)
     name = base.group(0) if base else text
@@ -312,8 +312,7 @@ def table_dataset(spec: TableSpec, fs: pafs.FileSystem) -> TableData:
         for partition in spec.partitions:
             if len(partition.values) != len(spec.partition_keys) or not partition.location:
                 continue
-            values = dict(zip((k.name for k in spec.partition_keys), partition.values,
-                              strict=True))
+            values = dict(zip((k.name for k in spec.partition_keys), partition.values, strict=True))
             expression = _partition_expression(spec.partition_keys, values)
             prefix = s3_path(partition.location)
             for info in _list_files(fs, prefix):

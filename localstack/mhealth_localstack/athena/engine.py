@@ -97,8 +97,10 @@ class QueryRun:
     def _run_select(self, connection: duckdb.DuckDBPyConnection) -> QueryOutput:
         statements = duckdb.extract_statements(self._query)
         if len(statements) == 1 and statements[0].type not in _QUERYABLE_STATEMENTS:
-            raise QueryError("NOT_SUPPORTED", f"Statement type {statements[0].type.name} is not "
-                             "supported by the local Athena")
+            raise QueryError(
+                "NOT_SUPPORTED",
+                f"Statement type {statements[0].type.name} is not supported by the local Athena",
+            )
         parsed = sql.parse_select(
             connection, self._query, catalog=self._catalog_name, database=self._database
         )
@@ -123,7 +125,7 @@ class QueryRun:
     def _register_tables(
         self, connection: duckdb.DuckDBPyConnection, tables: tuple[sql.TableRef, ...]
     ) -> int:
-        connection.execute(f'ATTACH \':memory:\' AS "{self._catalog_name}"')
+        connection.execute(f"ATTACH ':memory:' AS \"{self._catalog_name}\"")
         schemas = {self._database} | {ref.database for ref in tables}
         for schema in schemas:
             connection.execute(f'CREATE SCHEMA "{self._catalog_name}"."{_q(schema)}"')
@@ -132,15 +134,21 @@ class QueryRun:
         fs: pafs.FileSystem | None = None
         for index, ref in enumerate(tables):
             if ref.catalog != self._catalog_name:
-                raise QueryError("CATALOG_NOT_FOUND",
-                                 f"line {ref.line}:{ref.column}: Catalog '{ref.catalog}' not found")
+                raise QueryError(
+                    "CATALOG_NOT_FOUND",
+                    f"line {ref.line}:{ref.column}: Catalog '{ref.catalog}' not found",
+                )
             spec = catalog.load_table(self._glue, ref.database, ref.table)
             if spec is None:
                 if not catalog.database_exists(self._glue, ref.database):
-                    raise QueryError("SCHEMA_NOT_FOUND", f"line {ref.line}:{ref.column}: "
-                                     f"Schema '{ref.database}' does not exist")
-                raise QueryError("TABLE_NOT_FOUND", f"line {ref.line}:{ref.column}: "
-                                 f"Table '{ref.qualified}' does not exist")
+                    raise QueryError(
+                        "SCHEMA_NOT_FOUND",
+                        f"line {ref.line}:{ref.column}: Schema '{ref.database}' does not exist",
+                    )
+                raise QueryError(
+                    "TABLE_NOT_FOUND",
+                    f"line {ref.line}:{ref.column}: Table '{ref.qualified}' does not exist",
+                )
             fs = fs or self._filesystem()
             data = catalog.table_dataset(spec, fs)
             scanned += data.bytes_total
@@ -162,18 +170,25 @@ class QueryRun:
         if ddl.kind is DdlKind.SHOW_TABLES:
             if not catalog.database_exists(self._glue, database):
                 raise QueryError("SCHEMA_NOT_FOUND", f"Schema '{database}' does not exist")
-            return _text_output("tab_name", _filter(catalog.list_tables(self._glue, database),
-                                                    ddl.like))
+            return _text_output(
+                "tab_name", _filter(catalog.list_tables(self._glue, database), ddl.like)
+            )
         spec = catalog.load_table(self._glue, database, ddl.table or "")
         if spec is None:
-            raise QueryError("TABLE_NOT_FOUND", f"Table '{self._catalog_name}.{database}."
-                             f"{ddl.table}' does not exist")
+            raise QueryError(
+                "TABLE_NOT_FOUND",
+                f"Table '{self._catalog_name}.{database}.{ddl.table}' does not exist",
+            )
         if ddl.kind is DdlKind.SHOW_COLUMNS:
             return _text_output("field", [c.name for c in spec.all_columns])
         lines = [f"{c.name:<20}\t{c.hive_type:<20}\t{c.comment}" for c in spec.all_columns]
         if spec.partition_keys:
-            lines += ["", "# Partition Information", f"{'# col_name':<20}\t{'data_type':<20}\t"
-                      "comment", ""]
+            lines += [
+                "",
+                "# Partition Information",
+                f"{'# col_name':<20}\t{'data_type':<20}\tcomment",
+                "",
+            ]
             lines += [f"{c.name:<20}\t{c.hive_type:<20}\t{c.comment}" for c in spec.partition_keys]
         return _text_output("col_name", lines)
 

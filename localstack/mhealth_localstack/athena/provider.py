@@ -1,4 +1,4 @@
-"""Athena service provider: queries run on DuckDB over Glue tables in S3; workgroups and catalogs stay in moto."""
+"""Athena service provider: queries run on DuckDB over Glue tables in S3; the rest stays in moto."""
 
 from __future__ import annotations
 
@@ -14,13 +14,13 @@ from typing import Any, Final
 
 import pyarrow as pa
 import pyarrow.fs as pafs
-from localstack import config
 from localstack.aws.api import CommonServiceException, RequestContext, handler
 from localstack.aws.connect import connect_to
 from localstack.aws.spec import load_service
 from localstack.constants import DEFAULT_AWS_ACCOUNT_ID
 from localstack.services.plugins import ServiceLifecycleHook
 
+from localstack import config
 from mhealth_localstack.athena import results
 from mhealth_localstack.athena.catalog import s3_path
 from mhealth_localstack.athena.engine import QueryCancelled, QueryRun
@@ -49,8 +49,9 @@ _USER_ERROR: Final = 2
 
 
 def _invalid_request(message: str) -> CommonServiceException:
-    return CommonServiceException("InvalidRequestException", message, status_code=400,
-                                  sender_fault=True)
+    return CommonServiceException(
+        "InvalidRequestException", message, status_code=400, sender_fault=True
+    )
 
 
 def _edge_host() -> str:
@@ -168,17 +169,22 @@ class AthenaProvider(ServiceLifecycleHook):
     service = "athena"
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._executions: dict[tuple[str, str], OrderedDict[str, QueryExecution]] = {}
         self._tokens: dict[tuple[str, str, str], str] = {}
         self._results: OrderedDict[str, pa.Table] = OrderedDict()
-        self._pool = ThreadPoolExecutor(max_workers=_QUERY_WORKERS,
-                                        thread_name_prefix="athena-query")
+        self._pool = ThreadPoolExecutor(
+            max_workers=_QUERY_WORKERS, thread_name_prefix="athena-query"
+        )
 
     def on_before_stop(self) -> None:
         with self._lock:
-            running = [e.run for store in self._executions.values() for e in store.values()
-                       if e.run is not None and e.state not in _FINAL_STATES]
+            running = [
+                e.run
+                for store in self._executions.values()
+                for e in store.values()
+                if e.run is not None and e.state not in _FINAL_STATES
+            ]
         for run in running:
             run.cancel()
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -186,8 +192,9 @@ class AthenaProvider(ServiceLifecycleHook):
     # -- operations ------------------------------------------------------------------------
 
     @handler("StartQueryExecution", expand=False)
-    def start_query_execution(self, context: RequestContext, request: dict[str, Any]
-                              ) -> dict[str, Any]:
+    def start_query_execution(
+        self, context: RequestContext, request: dict[str, Any]
+    ) -> dict[str, Any]:
         query = str(request.get("QueryString") or "")
         if not query.strip():
             raise _invalid_request("QueryString must not be empty")
@@ -196,8 +203,8 @@ class AthenaProvider(ServiceLifecycleHook):
         key = (context.account_id, context.region)
         token = request.get("ClientRequestToken")
         with self._lock:
-            if token and (key + (token,)) in self._tokens:
-                return {"QueryExecutionId": self._tokens[key + (token,)]}
+            if token and ((*key, token)) in self._tokens:
+                return {"QueryExecutionId": self._tokens[(*key, token)]}
         workgroup = str(request.get("WorkGroup") or "primary")
         location = self._output_location(context, workgroup, request)
         exec_context = request.get("QueryExecutionContext") or {}
@@ -218,20 +225,22 @@ class AthenaProvider(ServiceLifecycleHook):
         with self._lock:
             self._executions.setdefault(key, OrderedDict())[query_id] = execution
             if token:
-                self._tokens[key + (token,)] = query_id
+                self._tokens[(*key, token)] = query_id
         self._pool.submit(self._execute, execution)
         return {"QueryExecutionId": query_id}
 
     @handler("GetQueryExecution", expand=False)
-    def get_query_execution(self, context: RequestContext, request: dict[str, Any]
-                            ) -> dict[str, Any]:
+    def get_query_execution(
+        self, context: RequestContext, request: dict[str, Any]
+    ) -> dict[str, Any]:
         execution = self._find(context, str(request.get("QueryExecutionId", "")))
         with self._lock:
             return {"QueryExecution": execution.describe()}
 
     @handler("BatchGetQueryExecution", expand=False)
-    def batch_get_query_execution(self, context: RequestContext, request: dict[str, Any]
-                                  ) -> dict[str, Any]:
+    def batch_get_query_execution(
+        self, context: RequestContext, request: dict[str, Any]
+    ) -> dict[str, Any]:
         found: list[dict[str, Any]] = []
         missing: list[dict[str, str]] = []
         store = self._store(context)
@@ -240,18 +249,24 @@ class AthenaProvider(ServiceLifecycleHook):
                 if query_id in store:
                     found.append(store[query_id].describe())
                 else:
-                    missing.append({"QueryExecutionId": query_id, "ErrorCode": "404",
-                                    "ErrorMessage": f"QueryExecution {query_id} was not found"})
+                    missing.append(
+                        {
+                            "QueryExecutionId": query_id,
+                            "ErrorCode": "404",
+                            "ErrorMessage": f"QueryExecution {query_id} was not found",
+                        }
+                    )
         return {"QueryExecutions": found, "UnprocessedQueryExecutionIds": missing}
 
     @handler("ListQueryExecutions", expand=False)
-    def list_query_executions(self, context: RequestContext, request: dict[str, Any]
-                              ) -> dict[str, Any]:
+    def list_query_executions(
+        self, context: RequestContext, request: dict[str, Any]
+    ) -> dict[str, Any]:
         workgroup = str(request.get("WorkGroup") or "primary")
         size = min(int(request.get("MaxResults") or _LIST_PAGE_SIZE), _LIST_PAGE_SIZE)
+        store = self._store(context)
         with self._lock:
-            ids = [e.query_id for e in reversed(self._store(context).values())
-                   if e.workgroup == workgroup]
+            ids = [e.query_id for e in reversed(store.values()) if e.workgroup == workgroup]
         start = 0
         if request.get("NextToken"):
             offset = results.decode_token("list:" + workgroup, str(request["NextToken"]))
@@ -264,8 +279,9 @@ class AthenaProvider(ServiceLifecycleHook):
         return response
 
     @handler("StopQueryExecution", expand=False)
-    def stop_query_execution(self, context: RequestContext, request: dict[str, Any]
-                             ) -> dict[str, Any]:
+    def stop_query_execution(
+        self, context: RequestContext, request: dict[str, Any]
+    ) -> dict[str, Any]:
         execution = self._find(context, str(request.get("QueryExecutionId", "")))
         with self._lock:
             if execution.state in _FINAL_STATES:
@@ -279,8 +295,7 @@ class AthenaProvider(ServiceLifecycleHook):
         return {}
 
     @handler("GetQueryResults", expand=False)
-    def get_query_results(self, context: RequestContext, request: dict[str, Any]
-                          ) -> dict[str, Any]:
+    def get_query_results(self, context: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
         execution = self._find(context, str(request.get("QueryExecutionId", "")))
         with self._lock:
             state, reason = execution.state, execution.reason
@@ -298,8 +313,13 @@ class AthenaProvider(ServiceLifecycleHook):
                 raise _invalid_request("Invalid NextToken")
             offset = decoded
         table = self._result_table(execution)
-        page = results.page(execution.query_id, table, header=execution.header, offset=offset,
-                            max_results=max_results)
+        page = results.page(
+            execution.query_id,
+            table,
+            header=execution.header,
+            offset=offset,
+            max_results=max_results,
+        )
         response: dict[str, Any] = {
             "UpdateCount": 0,
             "ResultSet": {
@@ -315,8 +335,9 @@ class AthenaProvider(ServiceLifecycleHook):
 
     def _execute(self, execution: QueryExecution) -> None:
         access_key = _access_key_for(execution.account_id)
-        glue = connect_to(region_name=execution.region, aws_access_key_id=access_key,
-                          aws_secret_access_key="test").glue
+        glue = connect_to(
+            region_name=execution.region, aws_access_key_id=access_key, aws_secret_access_key="test"
+        ).glue
         fs_cache: list[pafs.FileSystem] = []
 
         def filesystem() -> pafs.FileSystem:
@@ -324,9 +345,13 @@ class AthenaProvider(ServiceLifecycleHook):
                 fs_cache.append(_s3_filesystem(execution.account_id, execution.region))
             return fs_cache[0]
 
-        run = QueryRun(execution.query, catalog_name=execution.catalog,
-                       database=execution.database or "default", glue=glue,
-                       filesystem=filesystem)
+        run = QueryRun(
+            execution.query,
+            catalog_name=execution.catalog,
+            database=execution.database or "default",
+            glue=glue,
+            filesystem=filesystem,
+        )
         with self._lock:
             if execution.state != QUEUED:
                 return
@@ -335,8 +360,9 @@ class AthenaProvider(ServiceLifecycleHook):
         started = time.monotonic()
         try:
             output = run.run()
-            self._write_results(execution, output.table, output.columns, output.header,
-                                filesystem())
+            self._write_results(
+                execution, output.table, output.columns, output.header, filesystem()
+            )
         except QueryCancelled:
             self._finish(execution, started, CANCELLED, "Query cancelled by user")
             return
@@ -346,8 +372,9 @@ class AthenaProvider(ServiceLifecycleHook):
             return
         except Exception as error:
             LOG.exception("Athena query %s failed", execution.query_id)
-            self._finish(execution, started, FAILED, f"GENERIC_INTERNAL_ERROR: {error}",
-                         _SYSTEM_ERROR)
+            self._finish(
+                execution, started, FAILED, f"GENERIC_INTERNAL_ERROR: {error}", _SYSTEM_ERROR
+            )
             return
         with self._lock:
             execution.columns = output.columns
@@ -358,8 +385,14 @@ class AthenaProvider(ServiceLifecycleHook):
                 self._results.popitem(last=False)
         self._finish(execution, started, SUCCEEDED, None)
 
-    def _finish(self, execution: QueryExecution, started: float, state: str,
-                reason: str | None, category: int | None = None) -> None:
+    def _finish(
+        self,
+        execution: QueryExecution,
+        started: float,
+        state: str,
+        reason: str | None,
+        category: int | None = None,
+    ) -> None:
         with self._lock:
             execution.run = None
             if execution.state == CANCELLED:
@@ -370,9 +403,14 @@ class AthenaProvider(ServiceLifecycleHook):
             execution.engine_millis = int((time.monotonic() - started) * 1000)
             execution.completed = datetime.now(tz=UTC)
 
-    def _write_results(self, execution: QueryExecution, table: pa.Table,
-                       columns: tuple[ColumnInfo, ...], header: bool,
-                       fs: pafs.FileSystem) -> None:
+    def _write_results(
+        self,
+        execution: QueryExecution,
+        table: pa.Table,
+        columns: tuple[ColumnInfo, ...],
+        header: bool,
+        fs: pafs.FileSystem,
+    ) -> None:
         if execution.statement_type is StatementType.DDL:
             body = results.text_bytes(table)
         else:
@@ -385,15 +423,15 @@ class AthenaProvider(ServiceLifecycleHook):
                 stream.write(results.metadata_bytes(columns, table.num_rows))
         except OSError as error:
             bucket = path.split("/", 1)[0]
-            raise QueryError("PERMISSION_DENIED", f"Unable to verify/create output bucket "
-                             f"{bucket} ({error})") from error
+            raise QueryError(
+                "PERMISSION_DENIED", f"Unable to verify/create output bucket {bucket} ({error})"
+            ) from error
 
     # -- helpers ---------------------------------------------------------------------------
 
     def _store(self, context: RequestContext) -> OrderedDict[str, QueryExecution]:
         with self._lock:
-            return self._executions.setdefault((context.account_id, context.region),
-                                               OrderedDict())
+            return self._executions.setdefault((context.account_id, context.region), OrderedDict())
 
     def _find(self, context: RequestContext, query_id: str) -> QueryExecution:
         with self._lock:
@@ -403,8 +441,9 @@ class AthenaProvider(ServiceLifecycleHook):
             raise _invalid_request(f"QueryExecution {query_id} was not found")
         return execution
 
-    def _output_location(self, context: RequestContext, workgroup: str,
-                         request: dict[str, Any]) -> str:
+    def _output_location(
+        self, context: RequestContext, workgroup: str, request: dict[str, Any]
+    ) -> str:
         from moto.athena.models import athena_backends
 
         group = athena_backends[context.account_id][context.region].work_groups.get(workgroup)
@@ -439,8 +478,9 @@ class AthenaProvider(ServiceLifecycleHook):
             with fs.open_input_stream(s3_path(execution.output_location)) as stream:
                 data = stream.read()
         except OSError as error:
-            raise _invalid_request(f"Query results are no longer available at "
-                                   f"{execution.output_location}: {error}") from error
+            raise _invalid_request(
+                f"Query results are no longer available at {execution.output_location}: {error}"
+            ) from error
         if execution.statement_type is StatementType.DDL:
             table = results.read_text(data, names)
         else:
@@ -460,9 +500,7 @@ def _defer_to_moto_for_the_rest(provider_class: type) -> None:
     """
     from botocore import xform_name
 
-    implemented = {
-        getattr(member, "operation", None) for member in vars(provider_class).values()
-    }
+    implemented = {getattr(member, "operation", None) for member in vars(provider_class).values()}
     for operation in load_service("athena").operation_names:
         if operation in implemented:
             continue
@@ -471,8 +509,9 @@ def _defer_to_moto_for_the_rest(provider_class: type) -> None:
             raise NotImplementedError
 
         defer_to_moto.__name__ = f"_moto_{xform_name(operation)}"
-        setattr(provider_class, defer_to_moto.__name__, handler(operation, expand=False)(
-            defer_to_moto))
+        setattr(
+            provider_class, defer_to_moto.__name__, handler(operation, expand=False)(defer_to_moto)
+        )
 
 
 _defer_to_moto_for_the_rest(AthenaProvider)

@@ -124,7 +124,7 @@ def ddl_column_info(name: str) -> ColumnInfo:
 
 
 def java_number(text: str) -> str:
-    """A shortest-repr decimal (``0.0001``, ``1e+21``, ``100``) as Java's Double.toString writes it."""
+    """A shortest-repr decimal (``0.0001``, ``1e+21``, ``100``) as Java's Double.toString."""
     lowered = text.lower()
     if lowered in {"nan", "-nan"}:
         return "NaN"
@@ -160,14 +160,16 @@ def _format_floats(column: pa.Array) -> pa.Array:
         values = result.to_pylist()
         flags = other.to_pylist()
         result = pa.array(
-            [java_number(v) if flag and v is not None else v for v, flag in
-             zip(values, flags, strict=True)],
+            [
+                java_number(v) if flag and v is not None else v
+                for v, flag in zip(values, flags, strict=True)
+            ],
             pa.string(),
         )
     return result
 
 
-def _nested_text(value: Any) -> str:
+def _nested_text(value: Any) -> str:  # noqa: PLR0911 (one return per kind)
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -185,7 +187,7 @@ def _nested_text(value: Any) -> str:
     return str(value)
 
 
-def _format_column(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+def _format_column(column: pa.ChunkedArray | pa.Array) -> pa.Array:  # noqa: PLR0911
     array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     kind = array.type
     if pa.types.is_dictionary(kind):
@@ -208,8 +210,9 @@ def _format_column(column: pa.ChunkedArray | pa.Array) -> pa.Array:
     if pa.types.is_time(kind):
         millis = pc.cast(array, pa.time32("ms"), safe=False)
         return pc.cast(millis, pa.string())
-    return pa.array([None if v is None else _nested_text(v) for v in array.to_pylist()],
-                    pa.string())
+    return pa.array(
+        [None if v is None else _nested_text(v) for v in array.to_pylist()], pa.string()
+    )
 
 
 def format_table(table: pa.Table, names: Sequence[str]) -> pa.Table:
@@ -239,7 +242,7 @@ def text_bytes(table: pa.Table) -> bytes:
 
 
 def read_csv(data: bytes, names: Sequence[str], *, header: bool = True) -> pa.Table:
-    """A result CSV written by csv_bytes back as a string table (quoted "" stays an empty string)."""
+    """A CSV written by csv_bytes back as a string table (quoted "" stays an empty string)."""
     if not names:
         return pa.table({})
     read = pacsv.ReadOptions(column_names=list(names), skip_rows=1 if header else 0)
@@ -297,9 +300,7 @@ def _datum(value: str | None) -> dict[str, str]:
     return {} if value is None else {"VarCharValue": value}
 
 
-def page(
-    query_id: str, table: pa.Table, *, header: bool, offset: int, max_results: int
-) -> Page:
+def page(query_id: str, table: pa.Table, *, header: bool, offset: int, max_results: int) -> Page:
     """Rows ``offset`` onwards; the header row (when shown) is row 0 and counts toward the page."""
     total = table.num_rows + (1 if header else 0)
     stop = min(total, offset + max_results)

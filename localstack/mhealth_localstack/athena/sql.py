@@ -1,4 +1,4 @@
-"""Athena (Trino) SQL on DuckDB: statement classification, table references, Trino functions, errors.
+"""Athena (Trino) SQL on DuckDB: statement kinds, table references, Trino functions, errors.
 
 Supported dialect (what typical Athena queries need; everything else is DuckDB's own SQL):
 
@@ -6,11 +6,12 @@ Supported dialect (what typical Athena queries need; everything else is DuckDB's
   ``SHOW TABLES [IN db] [LIKE 'pattern']``, ``SHOW DATABASES|SCHEMAS [LIKE 'pattern']``,
   ``SHOW COLUMNS IN|FROM table``, ``DESCRIBE table``. ``CREATE``/``INSERT``/``MSCK``/CTAS are
   refused with ``NOT_SUPPORTED``.
-* Tables: ``"db"."table"``, ``awsdatacatalog.db.table`` and unqualified ``table`` (context database).
+* Tables: ``"db"."table"``, ``awsdatacatalog.db.table``, unqualified ``table`` (context database).
 * Integer division truncates like Trino (``5/2 = 2``); division by zero fails like Trino.
 * Trino functions DuckDB lacks or defines differently are added as SQL macros (``TRINO_MACROS``)
   or, for ``date_parse`` (whose format DuckDB needs as a constant literal), rewritten in the query
-  text to ``strptime``: ``regexp_like``, ``regexp_replace`` (all matches, ``$1`` group references), ``approx_distinct``,
+  text to ``strptime``: ``regexp_like``, ``regexp_replace`` (all matches, ``$1`` group references),
+  ``approx_distinct``,
   ``approx_percentile``, ``date_add``/``date_diff`` (unit first), ``date_format``/``date_parse``
   (MySQL format letters), ``date``, ``from_unixtime``, ``to_unixtime``, ``from_iso8601_timestamp``,
   ``from_iso8601_date``, ``to_iso8601``, ``day_of_week``/``dow``, ``day_of_year``/``doy``,
@@ -181,15 +182,34 @@ _IDENT: Final = r'(?:"(?:[^"]|"")+"|`[^`]+`|[A-Za-z_][A-Za-z0-9_$@-]*)'
 _QUALIFIED: Final = rf"{_IDENT}(?:\s*\.\s*{_IDENT}){{0,2}}"
 _LIKE: Final = r"(?:\s+LIKE\s+'(?P<like>(?:[^']|'')*)')?"
 _DDL_PATTERNS: Final = (
-    (DdlKind.SHOW_TABLES, re.compile(rf"SHOW\s+TABLES(?:\s+(?:IN|FROM)\s+(?P<db>{_QUALIFIED}))?"
-                                     rf"{_LIKE}\s*;?\s*$", re.I | re.S)),
-    (DdlKind.SHOW_DATABASES, re.compile(rf"SHOW\s+(?:DATABASES|SCHEMAS){_LIKE}\s*;?\s*$",
-                                        re.I | re.S)),
-    (DdlKind.SHOW_COLUMNS, re.compile(rf"SHOW\s+COLUMNS\s+(?:IN|FROM)\s+(?P<tbl>{_QUALIFIED})"
-                                      rf"(?:\s+(?:IN|FROM)\s+(?P<db>{_IDENT}))?\s*;?\s*$",
-                                      re.I | re.S)),
-    (DdlKind.DESCRIBE, re.compile(rf"DESC(?:RIBE)?\s+(?:FORMATTED\s+|EXTENDED\s+)?"
-                                  rf"(?P<tbl>{_QUALIFIED})\s*;?\s*$", re.I | re.S)),
+    (
+        DdlKind.SHOW_TABLES,
+        re.compile(
+            rf"SHOW\s+TABLES(?:\s+(?:IN|FROM)\s+(?P<db>{_QUALIFIED}))?"
+            rf"{_LIKE}\s*;?\s*$",
+            re.I | re.S,
+        ),
+    ),
+    (
+        DdlKind.SHOW_DATABASES,
+        re.compile(rf"SHOW\s+(?:DATABASES|SCHEMAS){_LIKE}\s*;?\s*$", re.I | re.S),
+    ),
+    (
+        DdlKind.SHOW_COLUMNS,
+        re.compile(
+            rf"SHOW\s+COLUMNS\s+(?:IN|FROM)\s+(?P<tbl>{_QUALIFIED})"
+            rf"(?:\s+(?:IN|FROM)\s+(?P<db>{_IDENT}))?\s*;?\s*$",
+            re.I | re.S,
+        ),
+    ),
+    (
+        DdlKind.DESCRIBE,
+        re.compile(
+            rf"DESC(?:RIBE)?\s+(?:FORMATTED\s+|EXTENDED\s+)?"
+            rf"(?P<tbl>{_QUALIFIED})\s*;?\s*$",
+            re.I | re.S,
+        ),
+    ),
 )
 _COMMENTS: Final = re.compile(r"--[^\n]*|/\*.*?\*/", re.S)
 _DML_KEYWORDS: Final = frozenset({"SELECT", "WITH", "VALUES", "TABLE", "EXPLAIN", "(", "FROM"})
@@ -347,15 +367,19 @@ def _rewrite_date_parse(sql: str, ast: dict[str, Any]) -> str:
         start = int(node.get("query_location", -1))
         arguments = node.get("arguments") or []
         if len(arguments) != 2 or sql[start : start + 10].lower() != "date_parse":
-            raise QueryError("NOT_SUPPORTED", "date_parse needs two arguments, the second a "
-                             "string literal, in the local Athena")
+            raise QueryError(
+                "NOT_SUPPORTED",
+                "date_parse needs two arguments, the second a string literal, in the local Athena",
+            )
         fmt = arguments[1].get("expression") or {}
         literal = fmt.get("literal") or {}
         fmt_start = int(fmt.get("query_location", -1))
         fmt_end = fmt_start + int(fmt.get("query_location_length", 0))
         if literal.get("kind") != "STRING" or not sql[fmt_start:fmt_end].startswith("'"):
-            raise QueryError("NOT_SUPPORTED", "date_parse needs a string literal as its format "
-                             "in the local Athena")
+            raise QueryError(
+                "NOT_SUPPORTED",
+                "date_parse needs a string literal as its format in the local Athena",
+            )
         converted = mysql_to_strftime(str(literal.get("text", ""))).replace("'", "''")
         edits.append((start, start + 10, "strptime"))
         edits.append((fmt_start, fmt_end, f"'{converted}'"))
@@ -392,17 +416,17 @@ def output_names(items: Sequence[dict[str, Any]], duckdb_names: Sequence[str]) -
 _DUCKDB_ERROR_PREFIX: Final = re.compile(r"^[A-Za-z ]+ Error: ", re.S)
 
 
-def translate_error(error: duckdb.Error) -> QueryError:
+def translate_error(error: duckdb.Error) -> QueryError:  # noqa: PLR0911 (one return per kind)
     """DuckDB's exception as Athena reports a failed query (error code prefix, no DuckDB banner)."""
     message = _DUCKDB_ERROR_PREFIX.sub("", str(error)).strip()
     message = re.sub(r"\n\s*\n.*$", "", message, flags=re.S)  # drop DuckDB's "LINE 1: ..." caret
     message = " ".join(message.split())
     column = re.search(r'Referenced column "([^"]+)" not found', message)
     if column:
-        return QueryError("COLUMN_NOT_FOUND", f"Column '{column.group(1)}' cannot be resolved "
-                          f"({message})")
-    if isinstance(error, duckdb.ParserException | duckdb.BinderException |
-                  duckdb.CatalogException):
+        return QueryError(
+            "COLUMN_NOT_FOUND", f"Column '{column.group(1)}' cannot be resolved ({message})"
+        )
+    if isinstance(error, duckdb.ParserException | duckdb.BinderException | duckdb.CatalogException):
         return QueryError("SYNTAX_ERROR", message)
     if isinstance(error, duckdb.ConversionException):
         return QueryError("INVALID_CAST_ARGUMENT", message)
