@@ -17,15 +17,14 @@ import pyarrow.fs as pafs
 from localstack.aws.api import CommonServiceException, RequestContext, handler
 from localstack.aws.connect import connect_to
 from localstack.aws.spec import load_service
-from localstack.constants import DEFAULT_AWS_ACCOUNT_ID
 from localstack.services.plugins import ServiceLifecycleHook
 
-from localstack import config
 from mhealth_localstack.athena import results
 from mhealth_localstack.athena.catalog import s3_path
 from mhealth_localstack.athena.engine import QueryCancelled, QueryRun
 from mhealth_localstack.athena.results import ColumnInfo
 from mhealth_localstack.athena.sql import QueryError, StatementType, parse_ddl, statement_type
+from mhealth_localstack.gateway import access_key_for, edge_host
 
 LOG = logging.getLogger(__name__)
 
@@ -54,28 +53,12 @@ def _invalid_request(message: str) -> CommonServiceException:
     )
 
 
-def _edge_host() -> str:
-    """The gateway as host:port reachable from this process (a wildcard bind is on loopback)."""
-    listen = config.GATEWAY_LISTEN[0]
-    host = listen.host.strip("[]")
-    if host in {"", "0.0.0.0", "::"}:
-        host = "127.0.0.1"
-    if ":" in host:
-        host = f"[{host}]"
-    return f"{host}:{listen.port}"
-
-
-def _access_key_for(account_id: str) -> str:
-    # LocalStack maps a 12-digit access key id to that account; "test" is the default account.
-    return "test" if account_id == DEFAULT_AWS_ACCOUNT_ID else account_id
-
-
 def _s3_filesystem(account_id: str, region: str) -> pafs.FileSystem:
     return pafs.S3FileSystem(
-        access_key=_access_key_for(account_id),
+        access_key=access_key_for(account_id),
         secret_key="test",
         region=region,
-        endpoint_override=_edge_host(),
+        endpoint_override=edge_host(),
         scheme="http",
         allow_bucket_creation=False,
         allow_bucket_deletion=False,
@@ -334,7 +317,7 @@ class AthenaProvider(ServiceLifecycleHook):
     # -- execution (worker thread) ---------------------------------------------------------
 
     def _execute(self, execution: QueryExecution) -> None:
-        access_key = _access_key_for(execution.account_id)
+        access_key = access_key_for(execution.account_id)
         glue = connect_to(
             region_name=execution.region, aws_access_key_id=access_key, aws_secret_access_key="test"
         ).glue

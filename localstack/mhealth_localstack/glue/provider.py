@@ -12,11 +12,10 @@ from typing import Any
 from localstack.aws.api import CommonServiceException, RequestContext, handler
 from localstack.aws.connect import connect_to
 from localstack.aws.spec import load_service
-from localstack.constants import DEFAULT_AWS_ACCOUNT_ID
 from localstack.services.moto import call_moto
 from localstack.services.plugins import ServiceLifecycleHook
 
-from localstack import config
+from mhealth_localstack.gateway import access_key_for, edge_url
 from mhealth_localstack.glue import launch
 from mhealth_localstack.glue.runs import JobRun, LaunchSpec, RunExecutor
 from mhealth_localstack.glue.settings import DEFAULT_TIMEOUT_MINUTES, GlueSettings
@@ -64,22 +63,6 @@ def _entity_not_found(message: str) -> CommonServiceException:
 
 def _invalid_input(message: str) -> CommonServiceException:
     return _client_error("InvalidInputException", message)
-
-
-def _edge_url() -> str:
-    """The gateway as seen from a process on this host (a wildcard bind is reached on loopback)."""
-    listen = config.GATEWAY_LISTEN[0]
-    host = listen.host.strip("[]")
-    if host in {"", "0.0.0.0", "::"}:
-        host = "127.0.0.1"
-    if ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}:{listen.port}"
-
-
-def _access_key_for(account_id: str) -> str:
-    # LocalStack maps a 12-digit access key id to that account; "test" is the default account.
-    return "test" if account_id == DEFAULT_AWS_ACCOUNT_ID else account_id
 
 
 def _moto_job(context: RequestContext, job_name: str) -> Any:
@@ -229,8 +212,8 @@ class GlueProvider(ServiceLifecycleHook):
                     script_location=script_location,
                     job_id=launch.job_id_for(context.account_id, context.region, job_name),
                     arguments=merged,
-                    endpoint_url=_edge_url(),
-                    access_key_id=_access_key_for(context.account_id),
+                    endpoint_url=edge_url(),
+                    access_key_id=access_key_for(context.account_id),
                     driver_memory=self._settings.driver_memory,
                     passthrough_env=self._settings.passthrough_env,
                 ),
@@ -313,7 +296,7 @@ class GlueProvider(ServiceLifecycleHook):
     @staticmethod
     def _clients(context: RequestContext) -> Any:
         return connect_to(
-            aws_access_key_id=_access_key_for(context.account_id), region_name=context.region
+            aws_access_key_id=access_key_for(context.account_id), region_name=context.region
         )
 
 

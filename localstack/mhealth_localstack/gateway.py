@@ -1,0 +1,30 @@
+"""How our services reach LocalStack's own gateway from this host, and as which account."""
+
+from __future__ import annotations
+
+from localstack.constants import DEFAULT_AWS_ACCOUNT_ID
+
+from localstack import config
+
+
+def edge_host() -> str:
+    """The gateway as ``host:port`` reachable from a process on this host (a wildcard bind is
+    reached on loopback)."""
+    listen = config.GATEWAY_LISTEN[0]
+    host = listen.host.strip("[]")
+    if host in {"", "0.0.0.0", "::"}:
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{host}:{listen.port}"
+
+
+def edge_url() -> str:
+    """The gateway as an ``http://`` URL (boto3's ``endpoint_url``, ``AWS_ENDPOINT_URL``)."""
+    return f"http://{edge_host()}"
+
+
+def access_key_for(account_id: str) -> str:
+    """An access key id that LocalStack maps to ``account_id``: a 12-digit key id means that
+    account; ``test`` means the default one."""
+    return "test" if account_id == DEFAULT_AWS_ACCOUNT_ID else account_id
