@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
-logger = Logger(service="mhealth-pipeline")
+logger = Logger()  # service name: POWERTOOLS_SERVICE_NAME, set by serverless.yml
 # The library logs through the standard logging module; give it the same JSON output.
 copy_config_to_registered_loggers(source_logger=logger, include={"mhealth"})
 
