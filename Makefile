@@ -62,6 +62,9 @@ lint: $(VENV)/.installed ## ruff and mypy --strict
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
+bench: setup ## Benchmarks vs baselines and floors (~5 min) → bench/results.json, bench/results.md
+	$(PY) -m bench.run
+
 layers: $(VENV)/.installed ## Build the Lambda layers (Linux wheels, no Docker) into build/layers
 	$(PY) scripts/build_lambda_layers.py
 

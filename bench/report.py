@@ -1,0 +1,293 @@
+"""Renders bench/results.md from the merged results of one ``make bench`` run."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+_CONTENDER_LABELS: Final = {
+    "ours": "ours (`mhealth.convert`)",
+    "pandas": "pandas baseline (`read_csv(sep=r'\\s+')` + `to_parquet`)",
+    "floor": "pyarrow floor (`read_csv` + `write_table`, defaults)",
+    "floor_our_writer": "pyarrow floor with our Parquet writer settings",
+}
+_GLUE_LABELS: Final = {
+    "job": "Glue job transform (`transform_location`)",
+    "floor": "Spark read → write, all 26 columns (the floor)",
+    "floor_partitioned": "Spark read → write partitioned by subject",
+    "floor_projected": "Spark read → write of the 6 used columns, partitioned",
+}
+
+
+def _mark(met: bool | None) -> str:
+    return {True: "✅ met", False: "❌ missed", None: "– not measured"}[met]
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines
+
+
+def _target_notes(results: dict[str, Any]) -> dict[str, str]:
+    """Why each target came out as it did, from the run's own numbers."""
+    notes: dict[str, str] = {}
+    convert = results.get("convert")
+    if convert:
+        like_for_like = convert["ratio_to_floor_with_our_writer_settings"]
+        total = convert["total"]
+        notes["conversion vs pyarrow floor"] = (
+            "Ours validates every block and adds `subject_id` and `sample_index`, yet beats "
+            "the floor: it does not dictionary-encode the float signals, the writer default "
+            "that costs about half the write time (its Parquet: "
+            f"{total['ours']['output_mb']:.0f} MB against the floor's "
+            f"{total['floor']['output_mb']:.0f} MB). Against the floor with the same writer "
+            f"settings ours is {like_for_like:.2f}×: the price of validation and the two "
+            "extra columns."
+        )
+        notes["conversion vs pandas baseline"] = (
+            "pandas' C parser is single-threaded; pyarrow's reader uses both cores."
+        )
+        pandas_rss = convert["pandas_peak_rss_mb_largest_file"]
+        pandas_growth = convert["pandas_peak_rss_growth_4x"]
+        notes["peak RSS, largest file"] = (
+            "Includes the interpreter and libraries (~"
+            f"{convert['memory']['ours']['1x']['rss_after_imports_mb']:.0f} MB after imports); "
+            f"the rest is one 16 MiB block in flight. pandas: {pandas_rss:.0f} MB."
+        )
+        notes["peak RSS growth at 4× the size"] = (
+            "One reused block buffer, and Arrow's freed pages handed back after each block. "
+            f"pandas grows ×{pandas_growth:.2f}: it holds the whole file and its frame."
+        )
+    glue = results.get("glue")
+    if glue:
+        notes["Glue transform vs Spark read-write"] = (
+            "The job writes 6 narrow columns where the plain floor rewrites all 26, so it is "
+            "faster than that floor. Against the tightest floor (the 6 used columns read and "
+            "written partitioned, no computation) it is "
+            f"{glue['ratio_to_projected_readwrite']:.2f}×."
+        )
+    chain = results.get("chain")
+    if chain:
+        steps = chain["state_machine_step_seconds"]
+        slowest = max(steps, key=lambda name: steps[name]) if steps else "?"
+        notes["full-size local chain after deploy"] = (
+            f"One state machine execution on the local AWS; the slowest state is {slowest} "
+            f"({steps.get(slowest, 0):.0f} s)."
+        )
+    return notes
+
+
+def _convert_section(convert: dict[str, Any]) -> list[str]:
+    total = convert["total"]
+    lines = [
+        "## Conversion (raw `.log` → stage Parquet)",
+        "",
+        f"Full-size dataset: {total['rows']:,} rows, {total['mb']} MB in 10 files. Each file is "
+        f"converted by every contender in turn, {convert['repeats']} rounds after a warm-up "
+        "round, in one warm process; totals add up each file's best run.",
+        "",
+    ]
+    rows = []
+    for name, label in _CONTENDER_LABELS.items():
+        entry = total[name]
+        rows.append(
+            [
+                label,
+                f"{entry['best_s']:.3f}",
+                f"{entry['median_s']:.3f}",
+                f"{entry['rows_per_s']:,}",
+                f"{entry['mb_per_s']:.0f}",
+                f"{entry['output_mb']:.1f}",
+            ]
+        )
+    lines += _table(
+        ["contender", "best s (total)", "median s (total)", "rows/s", "MB/s", "Parquet MB"], rows
+    )
+    lines += [
+        "",
+        f"Ours / floor: **{convert['ratio_to_pyarrow_floor']:.2f}×** (median-based "
+        f"{convert['ratio_to_pyarrow_floor_median']:.2f}×); ours / floor with our writer "
+        f"settings: {convert['ratio_to_floor_with_our_writer_settings']:.2f}×; speed-up over "
+        f"pandas: **{convert['speedup_vs_pandas']:.2f}×**.",
+        "",
+        "Per file (best of the rounds, seconds):",
+        "",
+    ]
+    per_file = [
+        [
+            entry["file"],
+            f"{entry['rows']:,}",
+            f"{entry['mb']:.1f}",
+            f"{entry['ours']['best_s']:.3f}",
+            f"{entry['pandas']['best_s']:.3f}",
+            f"{entry['floor']['best_s']:.3f}",
+            f"{entry['ratio_to_pyarrow_floor']:.2f}",
+            f"{entry['speedup_vs_pandas']:.2f}",
+        ]
+        for entry in convert["per_file"]
+    ]
+    lines += _table(
+        ["file", "rows", "MB", "ours", "pandas", "floor", "ours/floor", "pandas/ours"], per_file
+    )
+    memory = convert["memory"]
+    lines += [
+        "",
+        f"Peak RSS of one conversion of the largest file ({memory['file']}) in a fresh process "
+        f"(worst of {memory['probes_per_size']}), at its size and at 4× (the file repeated):",
+        "",
+    ]
+    mem_rows = []
+    for name in ("ours", "pandas", "floor"):
+        entry = memory[name]
+        mem_rows.append(
+            [
+                _CONTENDER_LABELS[name],
+                f"{entry['1x']['rss_after_imports_mb']:.0f}",
+                f"{entry['1x']['peak_rss_mb']:.0f} ({entry['1x']['mb_in']:.0f} MB in)",
+                f"{entry['4x']['peak_rss_mb']:.0f} ({entry['4x']['mb_in']:.0f} MB in)",
+                f"×{entry['growth_4x']:.2f}",
+            ]
+        )
+    lines += _table(
+        ["contender", "RSS after imports MB", "peak RSS MB at 1×", "peak RSS MB at 4×", "growth"],
+        mem_rows,
+    )
+    return [*lines, ""]
+
+
+def _glue_section(glue: dict[str, Any]) -> list[str]:
+    lines = [
+        "## Glue transform (local Spark)",
+        "",
+        f"{glue['rows']:,} stage rows (our converter's output), local Spark with "
+        f"{glue['spark_cores']} cores, {glue['repeats']} interleaved rounds after a warm-up.",
+        "",
+    ]
+    rows = [
+        [
+            label,
+            f"{glue[name]['best_s']:.2f}",
+            f"{glue[name]['median_s']:.2f}",
+            f"{glue[name]['rows_per_s']:,}",
+            f"{glue[name]['output_mb']:.1f}",
+        ]
+        for name, label in _GLUE_LABELS.items()
+        if name in glue
+    ]
+    lines += _table(["contender", "best s", "median s", "rows/s", "output MB"], rows)
+    lines += [
+        "",
+        f"Job / read-write floor: **{glue['ratio_to_readwrite_baseline']:.2f}×**; job / "
+        f"partitioned floor {glue['ratio_to_partitioned_readwrite']:.2f}×; job / projected "
+        f"floor {glue['ratio_to_projected_readwrite']:.2f}×.",
+        "",
+    ]
+    return lines
+
+
+def _athena_section(athena: dict[str, Any]) -> list[str]:
+    lines = [
+        "## Athena emulation (LocalStack extension, DuckDB)",
+        "",
+        f"Over the full table ({athena['table_rows']:,} rows) the chain wrote; "
+        f"{athena['repeats']} interleaved rounds after a warm-up, through Athena's API on the "
+        "local AWS. Latency = submit → first result page, polling every 10 ms; `run_query` "
+        "(what `mhealth query` uses) polls with a back-off from 0.1 s.",
+        "",
+    ]
+    rows = [
+        [
+            f"`{athena[name]['sql']}`",
+            f"{athena[name]['median_s']:.3f}",
+            f"{athena[name]['best_s']:.3f}",
+            f"{athena[name]['run_query_median_s']:.3f}",
+        ]
+        for name in ("seed_query", "group_by_activity")
+    ]
+    lines += _table(["query", "median s", "best s", "median s via run_query"], rows)
+    return [*lines, ""]
+
+
+def _chain_section(chain: dict[str, Any]) -> list[str]:
+    lines = [
+        "## The whole local chain",
+        "",
+        f"One full-size run ({chain['rows']:,} rows) on a local stage of its own "
+        f"({chain['endpoint']}), started by the benchmark: "
+        f"{'yes' if chain['local_stack_started_by_bench'] else 'no, it was already up'}. "
+        + (
+            "The dataset was generated and published to the Kaggle stand-in in this run."
+            if chain["dataset_generated"]
+            else "The Kaggle stand-in already served the same dataset (same scale and seed), "
+            "so `publish_sample` only checked it; generating it takes about 4 s."
+        ),
+        "",
+    ]
+    labels = {
+        "local_up": "local AWS up (LocalStack + Kaggle stand-in)",
+        "publish_sample": "synthetic dataset → Kaggle stand-in",
+        "deploy": "`sls deploy --stage local`",
+        "execution": "state machine execution, start to end (the chain after deploy)",
+    }
+    rows = [
+        [labels.get(name, name), f"{seconds:.1f}"]
+        for name, seconds in chain["seconds_by_step"].items()
+    ]
+    rows.append(["**total**", f"**{chain['total_seconds']:.1f}**"])
+    lines += _table(["step", "seconds"], rows)
+    lines += ["", "Inside the execution (Step Functions' own timestamps):", ""]
+    lines += _table(
+        ["state", "seconds"],
+        [[name, f"{value:.1f}"] for name, value in chain["state_machine_step_seconds"].items()],
+    )
+    return [*lines, ""]
+
+
+def render_markdown(results: dict[str, Any]) -> str:
+    info = results["machine"]
+    versions = ", ".join(f"{name} {version}" for name, version in info["versions"].items())
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Written by `{results['command']}` on {info['date_utc']}: {info['cpus']} CPUs "
+        f"({info['cpu_model']}), {info['memory_gb']} GB RAM, {info['os']}, Python "
+        f"{info['python']}; {versions}. Load average at start "
+        f"{', '.join(str(x) for x in info['load_average_at_start'])}. "
+        f"Whole run: {results['wall_seconds']:.0f} s. Every number below comes from this run.",
+        "",
+        "## Targets",
+        "",
+    ]
+    notes = _target_notes(results)
+    lines += _table(
+        ["target", "goal", "measured", "result", "why"],
+        [
+            [t["name"], t["goal"], t["measured"], _mark(t["met"]), notes.get(t["name"], "")]
+            for t in results["targets"]
+        ],
+    )
+    lines.append("")
+    for name, error in results.get("errors", {}).items():
+        lines += [f"**Section `{name}` failed**: {error}.", ""]
+    if "convert" in results:
+        lines += _convert_section(results["convert"])
+    if "glue" in results:
+        lines += _glue_section(results["glue"])
+    if "athena" in results:
+        lines += _athena_section(results["athena"])
+    if "chain" in results:
+        lines += _chain_section(results["chain"])
+    lines += [
+        "## How it is measured",
+        "",
+        "- Contenders run interleaved, round after round, so load on the machine hits them "
+        "alike; ratios compare numbers from the same run. Best-of-rounds drives the ratios, "
+        "medians are shown beside them.",
+        "- Peak RSS is the kernel's high-water mark (`VmHWM`) of a fresh process doing one "
+        "conversion (`bench/rss_probe.py`), interpreter and libraries included.",
+        "- Data: the synthetic full-size dataset (`mhealth.sample`, seed 2014), generated "
+        "under `bench/work/`; the 4× file is the largest file repeated four times.",
+        "- No timing is asserted in any test; `make bench` is the only place speed is judged.",
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,207 @@
+"""``make bench``: runs every benchmark section, then writes bench/results.json and results.md.
+
+Each section runs in its own Python process (a Spark JVM or a local AWS never lingers into
+the next one's timings) and stores its numbers under bench/work/sections/; this module
+merges them, checks them against the targets of the benchmark issue and renders the report.
+A section that fails is reported as such, and the run exits non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from bench.common import (
+    REPO_ROOT,
+    RESULTS_JSON,
+    RESULTS_MD,
+    SECTION_DIR,
+    machine,
+)
+from bench.report import render_markdown
+
+SECTIONS: Final[dict[str, tuple[str, ...]]] = {
+    "convert": ("bench.convert_bench",),
+    "glue": ("bench.glue_bench",),
+    "chain": ("bench.athena_chain_bench",),
+}
+#: Which stored section files each section produces.
+SECTION_OUTPUTS: Final[dict[str, tuple[str, ...]]] = {
+    "convert": ("convert",),
+    "glue": ("glue",),
+    "chain": ("chain", "athena"),
+}
+CHAIN_TARGET_S: Final = 180.0
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    goal: str
+    measured: str
+    met: bool | None  # None: not measured in this run
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "goal": self.goal, "measured": self.measured, "met": self.met}
+
+
+def _run_section(name: str, extra: Sequence[str]) -> tuple[float, str | None]:
+    """Runs one section in a fresh interpreter; returns its seconds and its error, if any."""
+    for output in SECTION_OUTPUTS[name]:
+        (SECTION_DIR / f"{output}.json").unlink(missing_ok=True)
+    environment = dict(os.environ)
+    # The chain runs on a local stage of its own, away from `make demo`'s and the tests'.
+    environment.setdefault("MHEALTH_LOCAL_PORT", "4575")
+    environment.setdefault("MHEALTH_STANDIN_PORT", "4605")
+    print(f"\n== {name}", flush=True)
+    began = time.perf_counter()
+    completed = subprocess.run(
+        [sys.executable, "-m", *SECTIONS[name], *extra],
+        cwd=REPO_ROOT,
+        env=environment,
+        check=False,
+    )
+    seconds = time.perf_counter() - began
+    if completed.returncode != 0:
+        return seconds, f"`python -m {SECTIONS[name][0]}` exited {completed.returncode}"
+    return seconds, None
+
+
+def _load(name: str) -> dict[str, Any] | None:
+    path = SECTION_DIR / f"{name}.json"
+    if not path.exists():
+        return None
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def evaluate_targets(results: dict[str, Any]) -> list[Target]:
+    """The issue's targets, each with the measured value and whether it is met."""
+    convert = results.get("convert")
+    glue = results.get("glue")
+    chain = results.get("chain")
+    cpus = results["machine"]["cpus"]
+    targets: list[Target] = []
+    if convert:
+        floor_ratio = convert["ratio_to_pyarrow_floor"]
+        speedup = convert["speedup_vs_pandas"]
+        rss = convert["peak_rss_mb_largest_file"]
+        growth = convert["peak_rss_growth_4x"]
+        targets += [
+            Target(
+                "conversion vs pyarrow floor",
+                "≤ 1.15× the floor's time",
+                f"{floor_ratio:.2f}×",
+                floor_ratio <= 1.15,
+            ),
+            Target(
+                "conversion vs pandas baseline",
+                "no slower (speed-up ≥ 1.0×)",
+                f"{speedup:.2f}× faster",
+                speedup >= 1.0,
+            ),
+            Target(
+                "peak RSS, largest file",
+                "< 256 MB",
+                f"{rss:.0f} MB",
+                rss < 256,
+            ),
+            Target(
+                "peak RSS growth at 4× the size",
+                "< 20 %",
+                f"{(growth - 1) * 100:+.0f} %",
+                growth < 1.20,
+            ),
+        ]
+    else:
+        targets += [Target("conversion", "see issue", "not measured", None)]
+    if glue:
+        glue_ratio = glue["ratio_to_readwrite_baseline"]
+        targets.append(
+            Target(
+                "Glue transform vs Spark read-write",
+                "≤ 1.5× the read-write floor",
+                f"{glue_ratio:.2f}×",
+                glue_ratio <= 1.5,
+            )
+        )
+    else:
+        targets.append(Target("Glue transform vs Spark read-write", "≤ 1.5×", "not measured", None))
+    if chain:
+        seconds = chain["after_deploy_seconds"]
+        targets.append(
+            Target(
+                "full-size local chain after deploy",
+                f"≤ {CHAIN_TARGET_S:.0f} s on 2 cores",
+                f"{seconds:.0f} s on {cpus} cores",
+                seconds <= CHAIN_TARGET_S,
+            )
+        )
+    else:
+        targets.append(Target("full-size local chain after deploy", "≤ 180 s", "not run", None))
+    return targets
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--only", choices=sorted(SECTIONS), action="append", help="run only these sections"
+    )
+    parser.add_argument(
+        "--skip", choices=sorted(SECTIONS), action="append", default=[], help="skip sections"
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="fewer repeats (a smoke run; its numbers are noisier)",
+    )
+    args = parser.parse_args(argv)
+    chosen = [name for name in (args.only or SECTIONS) if name not in args.skip]
+    extra: dict[str, list[str]] = {
+        "convert": ["--repeats", "2", "--probes", "1"] if args.quick else [],
+        "glue": ["--repeats", "1"] if args.quick else [],
+        "chain": ["--query-repeats", "3"] if args.quick else [],
+    }
+
+    results: dict[str, Any] = {"machine": machine(), "command": "make bench"}
+    began = time.perf_counter()
+    section_seconds: dict[str, float] = {}
+    errors: dict[str, str] = {}
+    for name in chosen:
+        seconds, error = _run_section(name, extra[name])
+        section_seconds[name] = round(seconds, 1)
+        if error:
+            errors[name] = error
+    for name in chosen:
+        for output in SECTION_OUTPUTS[name]:
+            data = _load(output)
+            if data is not None:
+                results[output] = data
+    results["section_seconds"] = section_seconds
+    results["wall_seconds"] = round(time.perf_counter() - began, 1)
+    results["errors"] = errors
+    results["sections_run"] = chosen
+    results["targets"] = [target.as_dict() for target in evaluate_targets(results)]
+
+    RESULTS_JSON.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    RESULTS_MD.write_text(render_markdown(results), encoding="utf-8")
+    print(f"\nwrote {RESULTS_JSON.relative_to(REPO_ROOT)} and {RESULTS_MD.relative_to(REPO_ROOT)}")
+    for target in results["targets"]:
+        mark = {True: "met", False: "MISSED", None: "not measured"}[target["met"]]
+        print(f"  {target['name']:40} {target['measured']:>18}  ({target['goal']}): {mark}")
+    if errors:
+        for name, error in errors.items():
+            print(f"section {name} failed: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
