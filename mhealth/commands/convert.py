@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from pathlib import Path
@@ -25,7 +26,8 @@ def _convert(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     total_in = total_written = total_quarantined = 0
-    for path in args.files:
+    # Subject order (1, 2, …, 10) rather than the shell's glob order (1, 10, 2, …).
+    for path in sorted(args.files, key=_natural_key):
         try:
             result = convert_file(path, args.out)
         except (OSError, ValueError) as error:
@@ -44,3 +46,7 @@ def _convert(args: argparse.Namespace) -> int:
         f"quarantined, {len(args.files)} files, {time.perf_counter() - started:.1f} s"
     )
     return 0
+
+
+def _natural_key(path: Path) -> tuple[object, ...]:
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name))
