@@ -297,7 +297,8 @@ def _cte_names(ast: dict[str, Any]) -> set[str]:
 
 def _leftmost_select(node: dict[str, Any]) -> dict[str, Any] | None:
     while node.get("type") == "SET_OPERATION_NODE":
-        node = node.get("left") or {}
+        # DuckDB 2 lists the operands in "children" (older versions: "left"/"right").
+        node = node.get("left") or next(iter(node.get("children") or []), None) or {}
     return node if node.get("type") == "SELECT_NODE" else None
 
 
@@ -326,9 +327,11 @@ def parse_select(
             "Only one sql statement is allowed. Got: " + str(len(statements)),
         )
     if statements[0].type == duckdb.StatementType.EXPLAIN:
-        # DuckDB serialises SELECT only: read the tables of the explained query.
-        inner = re.sub(r"^\s*EXPLAIN(\s+ANALYZE)?", "", strip_comments(sql), flags=re.I)
-        explained = parse_select(connection, inner, catalog=catalog, database=database)
+        # DuckDB serialises SELECT only: read the tables of the explained query, with the
+        # EXPLAIN [ANALYZE] prefix blanked out so that line:column stay those of the query text.
+        explained = parse_select(
+            connection, _explained_query(sql), catalog=catalog, database=database
+        )
         return SelectStatement(sql=sql, tables=explained.tables, select_items=())
     ast = serialize(connection, sql)
     ctes = _cte_names(ast)
@@ -353,6 +356,14 @@ def parse_select(
     select = _leftmost_select(statement)
     items = tuple(select.get("select_list", [])) if select else ()
     return SelectStatement(sql=rewritten, tables=tuple(tables), select_items=items)
+
+
+def _explained_query(sql: str) -> str:
+    """The query after ``EXPLAIN [ANALYZE]``, at its own offsets (the prefix blanked out)."""
+    starts = [start for start, kind in duckdb.tokenize(sql) if kind != duckdb.token_type.comment]
+    skip = 2 if len(starts) > 1 and sql[starts[1] :].upper().startswith("ANALYZE") else 1
+    begin = starts[skip] if len(starts) > skip else len(sql)
+    return re.sub(r"[^\n]", " ", sql[:begin]) + sql[begin:]
 
 
 def _rewrite_date_parse(sql: str, ast: dict[str, Any]) -> str:
@@ -421,7 +432,7 @@ def translate_error(error: duckdb.Error) -> QueryError:  # noqa: PLR0911 (one re
     message = _DUCKDB_ERROR_PREFIX.sub("", str(error)).strip()
     message = re.sub(r"\n\s*\n.*$", "", message, flags=re.S)  # drop DuckDB's "LINE 1: ..." caret
     message = " ".join(message.split())
-    column = re.search(r'Referenced column "([^"]+)" not found', message)
+    column = re.search(r'Referenced column "([^"]+)" (?:was )?not found', message)
     if column:
         return QueryError(
             "COLUMN_NOT_FOUND", f"Column '{column.group(1)}' cannot be resolved ({message})"
