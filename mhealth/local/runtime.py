@@ -12,6 +12,7 @@ import fcntl
 import importlib.util
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -299,6 +300,12 @@ def _check_can_start(config: LocalConfig, start_standin: bool) -> None:
         )
     if not config.project_python.exists():
         raise LocalRuntimeError(f"{config.venv} is missing: run make setup.")
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        # Every Glue job run would fail inside Spark with a less helpful message.
+        raise LocalRuntimeError(
+            "Java is not installed: local Glue jobs run PySpark, which needs Java 17 "
+            "(e.g. `apt-get install openjdk-17-jre-headless`)."
+        )
     if _port_in_use(config.edge_host, config.edge_port):
         what = "a LocalStack" if service_health(config) is not None else "another program"
         raise LocalRuntimeError(
