@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
+from botocore import xform_name
 from botocore.exceptions import ClientError
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 from localstack.services.cloudformation import provider_utils as util
@@ -64,8 +65,15 @@ def _input_shape(client: Any, operation: str) -> StructureShape:
     return shape
 
 
-def _member_shape(client: Any, operation: str, member: str) -> Shape:
-    return _input_shape(client, operation).members[member]
+def _send(glue: Any, operation: str, params: Properties) -> Any:
+    """Call a Glue operation by its API name (``CreateTable``) with template-shaped parameters.
+
+    Every request goes through ``coerce_to_shape`` against the operation's whole input shape, so
+    the providers build plain dicts and never repeat the coercion or the member lookups.
+    """
+    return getattr(glue, xform_name(operation))(
+        **coerce_to_shape(params, _input_shape(glue, operation))
+    )
 
 
 def _is_not_found(error: ClientError) -> bool:
@@ -91,13 +99,91 @@ def _catalog_id(model: Properties) -> dict[str, str]:
     return {"CatalogId": str(catalog_id)} if catalog_id else {}
 
 
+class GlueRequest(NamedTuple):
+    """A create or update request for Glue, and the resource's name (its Ref) once it succeeds."""
+
+    params: Properties
+    name: str
+
+
+# -- the shared create/read/update/delete shape -----------------------------------------------
+
+
+class GlueResourceProvider(ResourceProvider[Properties]):
+    """Create/read/update/delete through four Glue operations; subclasses say how to build them.
+
+    The three Glue types differ only in operation names, the property that carries the name
+    (``IDENTIFIER``, which is also the Ref and the not-found message's identifier), how a
+    resource is located, and how a template turns into a create or update request. Everything
+    else (coercion, not-found handling, a delete that tolerates a resource already gone) lives
+    here once.
+    """
+
+    TYPE: ClassVar[str]
+    IDENTIFIER: ClassVar[str]
+    # Glue API operation names, as in the service model (``CreateTable``).
+    CREATE: ClassVar[str]
+    GET: ClassVar[str]
+    UPDATE: ClassVar[str]
+    DELETE: ClassVar[str]
+
+    def locate(self, model: Properties) -> Properties:
+        """The GET and DELETE parameters that name this resource in Glue."""
+        raise NotImplementedError
+
+    def create_request(self, request: ResourceRequest[Properties]) -> GlueRequest:
+        raise NotImplementedError
+
+    def update_request(self, request: ResourceRequest[Properties]) -> GlueRequest:
+        raise NotImplementedError
+
+    def create(self, request: ResourceRequest[Properties]) -> ProgressEvent[Properties]:
+        return self._apply(request, self.CREATE, self.create_request(request))
+
+    def read(self, request: ResourceRequest[Properties]) -> ProgressEvent[Properties]:
+        model = request.desired_state
+        try:
+            _send(request.aws_client_factory.glue, self.GET, self.locate(model))
+        except ClientError as error:
+            if _is_not_found(error):
+                return _not_found(self.TYPE, model[self.IDENTIFIER])
+            raise
+        return _success(request, model)
+
+    def update(self, request: ResourceRequest[Properties]) -> ProgressEvent[Properties]:
+        return self._apply(request, self.UPDATE, self.update_request(request))
+
+    def delete(self, request: ResourceRequest[Properties]) -> ProgressEvent[Properties]:
+        model = request.desired_state
+        try:
+            _send(request.aws_client_factory.glue, self.DELETE, self.locate(model))
+        except ClientError as error:
+            # Already gone (deleted by hand, or a failed create) is what delete wants anyway.
+            if not _is_not_found(error):
+                raise
+        return _success(request, model)
+
+    def _apply(
+        self, request: ResourceRequest[Properties], operation: str, glue_request: GlueRequest
+    ) -> ProgressEvent[Properties]:
+        _send(request.aws_client_factory.glue, operation, glue_request.params)
+        model = request.desired_state
+        model[self.IDENTIFIER] = glue_request.name
+        return _success(request, model)
+
+
 # -- AWS::Glue::Database ----------------------------------------------------------------------
 
 
-class GlueDatabaseProvider(ResourceProvider[Properties]):
+class GlueDatabaseProvider(GlueResourceProvider):
     """AWS::Glue::Database; Ref is the database name."""
 
     TYPE = "AWS::Glue::Database"
+    IDENTIFIER = "DatabaseName"
+    CREATE = "CreateDatabase"
+    GET = "GetDatabase"
+    UPDATE = "UpdateDatabase"
+    DELETE = "DeleteDatabase"
     SCHEMA: dict[str, Any] = {  # noqa: RUF012 - typed as ResourceProvider declares it
         "typeName": TYPE,
         "properties": {
@@ -110,73 +196,45 @@ class GlueDatabaseProvider(ResourceProvider[Properties]):
         "primaryIdentifier": ["/properties/DatabaseName"],
     }
 
-    def create(self, request: ResourceRequest[Properties]) -> ProgressEvent[Properties]:
+    def locate(self, model: Properties) -> Properties:
+        return {**_catalog_id(model), "Name": model["DatabaseName"]}
+
+    def create_request(self, request: ResourceRequest[Properties]) -> GlueRequest:
         model = request.desired_state
-        glue = request.aws_client_factory.glue
         database_input = dict(model.get("DatabaseInput") or {})
-        name = (
+        database_input["Name"] = (
             database_input.get("Name")
             or model.get("DatabaseName")
             or util.generate_default_name(request.stack_name, request.logical_resource_id)
         )
-        database_input["Name"] = name
-        glue.create_database(
-            **_catalog_id(model),
-            DatabaseInput=coerce_to_shape(
-                database_input, _member_shape(glue, "CreateDatabase", "DatabaseInput")
-            ),
+        return GlueRequest(
+            {**_catalog_id(model), "DatabaseInput": database_input}, database_input["Name"]
         )
-        model["DatabaseName"] = name
-        return _success(request, model)
 
-    def read(self, request: ResourceRequest[Properties]) -> ProgressEvent[Properties]:
+    def update_request(self, request: ResourceRequest[Properties]) -> GlueRequest:
         model = request.desired_state
-        try:
-            request.aws_client_factory.glue.get_database(
-                **_catalog_id(model), Name=model["DatabaseName"]
-            )
-        except ClientError as error:
-            if _is_not_found(error):
-                return _not_found(self.TYPE, model["DatabaseName"])
-            raise
-        return _success(request, model)
-
-    def update(self, request: ResourceRequest[Properties]) -> ProgressEvent[Properties]:
-        model = request.desired_state
-        previous = request.previous_state or {}
-        glue = request.aws_client_factory.glue
-        name = previous.get("DatabaseName") or model.get("DatabaseName")
+        name = (request.previous_state or {}).get("DatabaseName") or model.get("DatabaseName")
         database_input = dict(model.get("DatabaseInput") or {})
         database_input.setdefault("Name", name)
-        glue.update_database(
-            **_catalog_id(model),
-            Name=name,
-            DatabaseInput=coerce_to_shape(
-                database_input, _member_shape(glue, "UpdateDatabase", "DatabaseInput")
-            ),
+        # Name is the database being updated; DatabaseInput.Name may rename it.
+        return GlueRequest(
+            {**_catalog_id(model), "Name": name, "DatabaseInput": database_input},
+            database_input["Name"],
         )
-        model["DatabaseName"] = database_input["Name"]
-        return _success(request, model)
-
-    def delete(self, request: ResourceRequest[Properties]) -> ProgressEvent[Properties]:
-        model = request.desired_state
-        try:
-            request.aws_client_factory.glue.delete_database(
-                **_catalog_id(model), Name=model["DatabaseName"]
-            )
-        except ClientError as error:
-            if not _is_not_found(error):
-                raise
-        return _success(request, model)
 
 
 # -- AWS::Glue::Table -------------------------------------------------------------------------
 
 
-class GlueTableProvider(ResourceProvider[Properties]):
+class GlueTableProvider(GlueResourceProvider):
     """AWS::Glue::Table; Ref is the table name (also its read-only Id)."""
 
     TYPE = "AWS::Glue::Table"
+    IDENTIFIER = "Id"
+    CREATE = "CreateTable"
+    GET = "GetTable"
+    UPDATE = "UpdateTable"
+    DELETE = "DeleteTable"
     SCHEMA: dict[str, Any] = {  # noqa: RUF012 - typed as ResourceProvider declares it
         "typeName": TYPE,
         "properties": {
@@ -194,84 +252,71 @@ class GlueTableProvider(ResourceProvider[Properties]):
         "primaryIdentifier": ["/properties/Id"],
     }
 
-    def create(self, request: ResourceRequest[Properties]) -> ProgressEvent[Properties]:
+    def locate(self, model: Properties) -> Properties:
+        return {**_catalog_id(model), "DatabaseName": model["DatabaseName"], "Name": model["Id"]}
+
+    def create_request(self, request: ResourceRequest[Properties]) -> GlueRequest:
         model = request.desired_state
-        glue = request.aws_client_factory.glue
         table_input = dict(model.get("TableInput") or {})
         table_input.setdefault(
             "Name",
             util.generate_default_name(request.stack_name, request.logical_resource_id).lower(),
         )
-        glue.create_table(
-            **_catalog_id(model),
-            DatabaseName=model["DatabaseName"],
-            TableInput=coerce_to_shape(
-                table_input, _member_shape(glue, "CreateTable", "TableInput")
-            ),
-        )
-        model["Id"] = table_input["Name"]
-        return _success(request, model)
+        return self._table_request(model, table_input)
 
-    def read(self, request: ResourceRequest[Properties]) -> ProgressEvent[Properties]:
+    def update_request(self, request: ResourceRequest[Properties]) -> GlueRequest:
         model = request.desired_state
-        try:
-            request.aws_client_factory.glue.get_table(
-                **_catalog_id(model), DatabaseName=model["DatabaseName"], Name=model["Id"]
-            )
-        except ClientError as error:
-            if _is_not_found(error):
-                return _not_found(self.TYPE, model["Id"])
-            raise
-        return _success(request, model)
+        table_input = dict(model.get("TableInput") or {})
+        # A template without TableInput.Name keeps the table's current name.
+        table_input.setdefault("Name", (request.previous_state or {}).get("Id"))
+        return self._table_request(model, table_input)
 
     def update(self, request: ResourceRequest[Properties]) -> ProgressEvent[Properties]:
+        """Update in place, or move: UpdateTable cannot rename a table or change its database."""
         model = request.desired_state
         previous = request.previous_state or {}
-        glue = request.aws_client_factory.glue
-        table_input = dict(model.get("TableInput") or {})
-        table_input.setdefault("Name", previous.get("Id"))
-        moved = (table_input["Name"], model.get("DatabaseName"), model.get("CatalogId")) != (
+        glue_request = self.update_request(request)
+        moved = (glue_request.name, model.get("DatabaseName"), model.get("CatalogId")) != (
             previous.get("Id"),
             previous.get("DatabaseName"),
             previous.get("CatalogId"),
         )
-        if moved and previous.get("Id"):
-            # A new name or database is a new table: create it, then drop the old one.
-            model["TableInput"] = table_input
-            created = self.create(request)
-            glue.delete_table(
-                **_catalog_id(previous), DatabaseName=previous["DatabaseName"], Name=previous["Id"]
-            )
-            return created
-        glue.update_table(
-            **_catalog_id(model),
-            DatabaseName=model["DatabaseName"],
-            TableInput=coerce_to_shape(
-                table_input, _member_shape(glue, "UpdateTable", "TableInput")
-            ),
-        )
-        model["Id"] = table_input["Name"]
-        return _success(request, model)
+        if not (moved and previous.get("Id")):
+            return self._apply(request, self.UPDATE, glue_request)
+        # A new name or database is a new table: create it, then drop the old one.
+        model["TableInput"] = glue_request.params["TableInput"]
+        created = self.create(request)
+        _send(request.aws_client_factory.glue, self.DELETE, self.locate(previous))
+        return created
 
-    def delete(self, request: ResourceRequest[Properties]) -> ProgressEvent[Properties]:
-        model = request.desired_state
-        try:
-            request.aws_client_factory.glue.delete_table(
-                **_catalog_id(model), DatabaseName=model["DatabaseName"], Name=model["Id"]
-            )
-        except ClientError as error:
-            if not _is_not_found(error):
-                raise
-        return _success(request, model)
+    @staticmethod
+    def _table_request(model: Properties, table_input: Properties) -> GlueRequest:
+        return GlueRequest(
+            {
+                **_catalog_id(model),
+                "DatabaseName": model["DatabaseName"],
+                "TableInput": table_input,
+            },
+            table_input["Name"],
+        )
 
 
 # -- AWS::Glue::Job ---------------------------------------------------------------------------
 
 
-class GlueJobProvider(ResourceProvider[Properties]):
-    """AWS::Glue::Job; Ref is the job name."""
+class GlueJobProvider(GlueResourceProvider):
+    """AWS::Glue::Job; Ref is the job name.
+
+    The template's properties are CreateJob's own parameters, so the model is sent whole; an
+    update sends all but Name and Tags, which UpdateJob's JobUpdate does not take.
+    """
 
     TYPE = "AWS::Glue::Job"
+    IDENTIFIER = "Name"
+    CREATE = "CreateJob"
+    GET = "GetJob"
+    UPDATE = "UpdateJob"
+    DELETE = "DeleteJob"
     SCHEMA: dict[str, Any] = {  # noqa: RUF012 - typed as ResourceProvider declares it
         "typeName": TYPE,
         "properties": {
@@ -288,47 +333,21 @@ class GlueJobProvider(ResourceProvider[Properties]):
         "primaryIdentifier": ["/properties/Name"],
     }
 
-    def create(self, request: ResourceRequest[Properties]) -> ProgressEvent[Properties]:
-        model = request.desired_state
-        glue = request.aws_client_factory.glue
-        if not model.get("Name"):
-            model["Name"] = util.generate_default_name(
-                request.stack_name, request.logical_resource_id
-            )
-        params = coerce_to_shape(model, _input_shape(glue, "CreateJob"))
-        glue.create_job(**params)
-        return _success(request, model)
+    def locate(self, model: Properties) -> Properties:
+        return {"JobName": model["Name"]}
 
-    def read(self, request: ResourceRequest[Properties]) -> ProgressEvent[Properties]:
+    def create_request(self, request: ResourceRequest[Properties]) -> GlueRequest:
         model = request.desired_state
-        try:
-            request.aws_client_factory.glue.get_job(JobName=model["Name"])
-        except ClientError as error:
-            if _is_not_found(error):
-                return _not_found(self.TYPE, model["Name"])
-            raise
-        return _success(request, model)
-
-    def update(self, request: ResourceRequest[Properties]) -> ProgressEvent[Properties]:
-        model = request.desired_state
-        previous = request.previous_state or {}
-        glue = request.aws_client_factory.glue
-        model["Name"] = model.get("Name") or previous.get("Name")
-        job_update = {key: value for key, value in model.items() if key not in {"Name", "Tags"}}
-        glue.update_job(
-            JobName=model["Name"],
-            JobUpdate=coerce_to_shape(job_update, _member_shape(glue, "UpdateJob", "JobUpdate")),
+        name = model.get("Name") or util.generate_default_name(
+            request.stack_name, request.logical_resource_id
         )
-        return _success(request, model)
+        return GlueRequest({**model, "Name": name}, name)
 
-    def delete(self, request: ResourceRequest[Properties]) -> ProgressEvent[Properties]:
+    def update_request(self, request: ResourceRequest[Properties]) -> GlueRequest:
         model = request.desired_state
-        try:
-            request.aws_client_factory.glue.delete_job(JobName=model["Name"])
-        except ClientError as error:
-            if not _is_not_found(error):
-                raise
-        return _success(request, model)
+        name = model.get("Name") or (request.previous_state or {}).get("Name")
+        job_update = {key: value for key, value in model.items() if key not in {"Name", "Tags"}}
+        return GlueRequest({"JobName": name, "JobUpdate": job_update}, name)
 
 
 # -- plugins (entry points in pyproject.toml) ----------------------------------------------------
