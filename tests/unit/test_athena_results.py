@@ -220,6 +220,45 @@ def test_dates_and_times_are_iso_text() -> None:
     }
 
 
+def _intervals(*values: tuple[int, int, int] | None) -> pa.Array:
+    return pa.array(
+        [None if v is None else pa.MonthDayNano(v) for v in values], pa.month_day_nano_interval()
+    )
+
+
+_HOUR_NS = 3_600_000_000_000
+
+
+@pytest.mark.parametrize(
+    ("array", "expected"),
+    [
+        (
+            _intervals((0, 1, 0), (0, 0, 25 * _HOUR_NS), (0, 0, 0), None),
+            ["1 00:00:00.000", "1 01:00:00.000", "0 00:00:00.000", None],
+        ),
+        (
+            _intervals((0, 0, -90 * 60_000_000_000), (0, 0, 1_500_999), (0, 1, -_HOUR_NS)),
+            ["-0 01:30:00.000", "0 00:00:00.001", "0 23:00:00.000"],
+        ),
+        (_intervals((1, 0, 0), (14, 0, 0), (-14, 0, 0), (0, 0, 0)), ["0-1", "1-2", "-1-2", "0-0"]),
+        (_intervals((1, 1, 0), (0, 2, 0)), ["0-1 1 00:00:00.000", "2 00:00:00.000"]),
+    ],
+)
+def test_intervals_are_written_like_trino_year_to_month_or_day_to_second(
+    array: pa.Array, expected: list[str | None]
+) -> None:
+    assert _formatted(array) == expected
+
+
+def test_intervals_in_nested_values_are_written_like_trino() -> None:
+    array = pa.array(
+        [[pa.MonthDayNano((0, 1, 0)), pa.MonthDayNano((13, 0, 0))]],
+        pa.list_(pa.month_day_nano_interval()),
+    )
+
+    assert _formatted(array) == ["[1 00:00:00.000, 1-1]"]
+
+
 def test_strings_keep_unicode_empty_and_null_apart() -> None:
     values = ["é✓", "", None, "x\ny"]
 

@@ -52,7 +52,7 @@ def _failure(query: str) -> QueryError:
     except QueryError as error:
         return error
     except duckdb.Error as error:
-        return sql.translate_error(error)
+        return sql.translate_error(error, query)
     raise AssertionError(f"{query!r} did not fail")
 
 
@@ -112,6 +112,11 @@ def test_strip_comments_removes_line_and_block_comments_and_outer_blanks() -> No
             "show tables in mhealth like 'ev*|x''y';",
             DdlStatement(DdlKind.SHOW_TABLES, database="mhealth", like="ev*|x'y"),
         ),
+        ("SHOW TABLES 'ev*'", DdlStatement(DdlKind.SHOW_TABLES, regex="ev*")),
+        (
+            "show tables in mhealth 'a.*|x''y' ;",
+            DdlStatement(DdlKind.SHOW_TABLES, database="mhealth", regex="a.*|x'y"),
+        ),
         ("SHOW DATABASES", DdlStatement(DdlKind.SHOW_DATABASES)),
         ("SHOW SCHEMAS LIKE 'm*'", DdlStatement(DdlKind.SHOW_DATABASES, like="m*")),
         ("SHOW COLUMNS IN db.t", DdlStatement(DdlKind.SHOW_COLUMNS, database="db", table="t")),
@@ -137,7 +142,15 @@ def test_parse_ddl_reads_database_table_and_like_pattern(
 
 @pytest.mark.parametrize(
     "query",
-    ["SELECT 1", "SHOW CREATE TABLE t", "SHOW PARTITIONS t", "DESCRIBE", "SHOW TABLES extra"],
+    [
+        "SELECT 1",
+        "SHOW CREATE TABLE t",
+        "SHOW PARTITIONS t",
+        "DESCRIBE",
+        "SHOW TABLES extra",
+        "SHOW TABLES LIKE 'a' 'b'",
+        "SHOW DATABASES 'm*'",
+    ],
 )
 def test_parse_ddl_answers_none_for_statements_not_from_the_catalog(query: str) -> None:
     assert sql.parse_ddl(query) is None
@@ -156,6 +169,36 @@ def test_like_to_regex_treats_regex_metacharacters_literally() -> None:
 
     assert pattern.fullmatch("a.b(") is not None
     assert pattern.fullmatch("axb(") is None
+
+
+@pytest.mark.parametrize(
+    ("pattern", "names"),
+    [
+        ("ev*", ["events", "EV"]),
+        ("ev.*", ["events", "EV"]),
+        ("e.ents|bar", ["events", "bar"]),
+        ("x?events", ["events", "xevents"]),
+        ("(ev|x)+.*", ["events", "EV", "xevents"]),
+        ("[a-c]ar", ["bar"]),
+    ],
+)
+def test_table_regex_is_a_regex_with_star_wildcards_matched_whole_and_case_insensitively(
+    pattern: str, names: list[str]
+) -> None:
+    regex = sql.table_regex(pattern)
+
+    assert [n for n in ("events", "EV", "bar", "xevents") if regex.fullmatch(n)] == names
+
+
+def test_malformed_table_regex_is_an_invalid_argument() -> None:
+    with pytest.raises(QueryError) as caught:
+        sql.table_regex("ev(")
+
+    assert str(caught.value) == (
+        "INVALID_FUNCTION_ARGUMENT: Invalid regular expression: missing ), unterminated subpattern"
+        " at position 2"
+    )
+    assert caught.value.user_error
 
 
 # -- table references -------------------------------------------------------------------------
@@ -474,24 +517,79 @@ def test_unknown_column_without_from_is_column_not_found(query: str) -> None:
     assert str(error).startswith("COLUMN_NOT_FOUND: Column 'nope' cannot be resolved (")
 
 
-def test_parser_error_is_syntax_error_without_duckdb_banner_or_caret() -> None:
+def _parser_error(query: str) -> duckdb.ParserException:
     try:
-        duckdb.extract_statements("SELEC 1")
-    except duckdb.ParserException as parser_error:
-        error = sql.translate_error(parser_error)
-    else:
-        raise AssertionError("DuckDB parsed SELEC")
+        duckdb.extract_statements(query)
+    except duckdb.ParserException as error:
+        return error
+    raise AssertionError(f"DuckDB parsed {query!r}")
 
-    assert str(error) == 'SYNTAX_ERROR: syntax error at or near "SELEC"'
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("SELEC 1", 'line 1:1: syntax error at or near "SELEC"'),
+        ("SELECT 1\n  FROM t WHERE", 'line 2:10: syntax error at or near "WHERE"'),
+        ("SELECT * FROM t WHERE a = (", 'line 1:27: syntax error at or near "("'),
+        ("SELECT\t'é',\t'日本' FROM t WHERE", 'line 1:25: syntax error at or near "WHERE"'),
+        (
+            "SELECT " + ", ".join(f"a{i}" for i in range(40)) + " FROM t WHERE",
+            'line 1:204: syntax error at or near "WHERE"',
+        ),
+    ],
+)
+def test_parser_error_is_syntax_error_at_the_line_and_column_of_the_caret(
+    query: str, message: str
+) -> None:
+    error = sql.translate_error(_parser_error(query), query)
+
+    assert str(error) == f"SYNTAX_ERROR: {message}"
     assert error.user_error
 
 
-def test_unknown_function_is_a_syntax_error() -> None:
-    error = _failure("SELECT foo(1)")
+def test_error_in_a_cropped_long_line_has_no_position_without_the_query() -> None:
+    query = "SELECT " + ", ".join(f"a{i}" for i in range(40)) + " FROM t WHERE"
 
-    assert error.code == "SYNTAX_ERROR"
+    error = sql.translate_error(_parser_error(query))
+
+    assert str(error) == 'SYNTAX_ERROR: syntax error at or near "WHERE"'
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("SELECT foo(1)", "line 1:8: Function 'foo' not registered"),
+        ("SELECT FOO(1)", "line 1:8: Function 'foo' not registered"),
+        ("SELECT 'foo(' AS s, /* foo( */ \"Foo\" (1)", "line 1:32: Function 'foo' not registered"),
+        (
+            "SELECT date_parse(s, '%Y'), foo(1) FROM (VALUES ('2014')) t(s)",
+            "line 1:29: Function 'foo' not registered",
+        ),
+        (
+            "SELECT 1,\n  nope(x) OVER () FROM (VALUES (1)) t(x)",
+            "line 2:3: Function 'nope' not registered",
+        ),
+        (
+            "SELECT x FROM (VALUES (1)) t(x) GROUP BY foo(x)",
+            "line 1:42: Function 'foo' not registered",
+        ),
+    ],
+)
+def test_unknown_function_is_function_not_found_at_its_position(query: str, message: str) -> None:
+    error = _failure(query)
+
+    assert str(error) == f"FUNCTION_NOT_FOUND: {message}"
+    assert error.user_error
+
+
+def test_binder_error_is_a_syntax_error_without_position() -> None:
+    # DuckDB's relation API (what the engine runs) reports binder errors without their caret.
+    error = _failure("SELECT lower(1, 2)")
+
     assert str(error) == (
-        'SYNTAX_ERROR: Scalar Function with name foo does not exist! Did you mean "floor"?'
+        "SYNTAX_ERROR: No function matches the given name and argument types"
+        " 'lower(INTEGER_LITERAL, INTEGER_LITERAL)'. You might need to add explicit type casts."
+        " Candidate functions: lower(string VARCHAR) -> VARCHAR"
     )
 
 
@@ -503,6 +601,12 @@ def test_division_by_zero_fails_like_trino(query: str) -> None:
 
     assert str(error) == "DIVISION_BY_ZERO: Division by zero"
     assert error.user_error
+
+
+@pytest.mark.parametrize("query", ["SELECT 1e0 / 0", "SELECT 0e0 / 0", "SELECT -1e0 / 0"])
+def test_double_division_by_zero_fails_unlike_trino(query: str) -> None:
+    # Trino gives Infinity/NaN; DuckDB's integer_division "/" is "//", which raises for doubles too.
+    assert str(_failure(query)) == "DIVISION_BY_ZERO: Division by zero"
 
 
 @pytest.mark.parametrize(

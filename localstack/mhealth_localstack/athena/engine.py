@@ -86,7 +86,7 @@ class QueryRun:
         except duckdb.Error as error:
             if self._cancelled:
                 raise QueryCancelled from error
-            raise sql.translate_error(error) from error
+            raise sql.translate_error(error, self._query) from error
         finally:
             with self._lock:
                 self._connection = None
@@ -166,13 +166,11 @@ class QueryRun:
         database = ddl.database or self._database
         if ddl.kind is DdlKind.SHOW_DATABASES:
             names = catalog.list_databases(self._glue)
-            return _text_output("database_name", _filter(names, ddl.like))
+            return _text_output("database_name", _filter(names, ddl))
         if ddl.kind is DdlKind.SHOW_TABLES:
             if not catalog.database_exists(self._glue, database):
                 raise QueryError("SCHEMA_NOT_FOUND", f"Schema '{database}' does not exist")
-            return _text_output(
-                "tab_name", _filter(catalog.list_tables(self._glue, database), ddl.like)
-            )
+            return _text_output("tab_name", _filter(catalog.list_tables(self._glue, database), ddl))
         spec = catalog.load_table(self._glue, database, ddl.table or "")
         if spec is None:
             raise QueryError(
@@ -197,17 +195,20 @@ def _check_syntax(query: str) -> None:
     try:
         duckdb.extract_statements(query)
     except duckdb.ParserException as error:
-        raise sql.translate_error(error) from error
+        raise sql.translate_error(error, query) from error
 
 
 def _q(identifier: str) -> str:
     return identifier.replace('"', '""')
 
 
-def _filter(names: list[str], like: str | None) -> list[str]:
-    if like is None:
+def _filter(names: list[str], ddl: DdlStatement) -> list[str]:
+    if ddl.regex is not None:
+        pattern = sql.table_regex(ddl.regex)
+    elif ddl.like is not None:
+        pattern = sql.like_to_regex(ddl.like)
+    else:
         return names
-    pattern = sql.like_to_regex(like)
     return [name for name in names if pattern.fullmatch(name)]
 
 

@@ -169,6 +169,48 @@ def _format_floats(column: pa.Array) -> pa.Array:
     return result
 
 
+_MILLIS_PER_DAY: Final = 86_400_000
+
+
+def _interval_text(value: pa.MonthDayNano, *, year_to_month: bool) -> str:
+    """Trino's text of an interval: ``Y-M`` year to month, ``D HH:MM:SS.mmm`` day to second.
+
+    DuckDB's one INTERVAL type keeps months, days and nanoseconds apart; Trino's two types cannot
+    mix them, so a day-to-second text of an interval with months shows the months first.
+    """
+    months, days, nanos = value.months, value.days, value.nanoseconds
+    if year_to_month:
+        sign = "-" if months < 0 else ""
+        return f"{sign}{abs(months) // 12}-{abs(months) % 12}"
+    millis = days * _MILLIS_PER_DAY + (abs(nanos) // 1_000_000) * (-1 if nanos < 0 else 1)
+    sign = "-" if millis < 0 else ""
+    day, rest = divmod(abs(millis), _MILLIS_PER_DAY)
+    hours, rest = divmod(rest, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    seconds, millis = divmod(rest, 1000)
+    text = f"{sign}{day} {hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}"
+    if months:
+        return f"{_interval_text(value, year_to_month=True)} {text}"
+    return text
+
+
+def _is_year_to_month(value: pa.MonthDayNano) -> bool:
+    return value.months != 0 and value.days == 0 and value.nanoseconds == 0
+
+
+def _format_intervals(array: pa.Array) -> pa.Array:
+    """Intervals as Trino text: ``Y-M`` when the column holds months only, else day to second."""
+    values = array.to_pylist()
+    present = [v for v in values if v is not None]
+    year_to_month = any(v.months for v in present) and all(
+        v.days == 0 and v.nanoseconds == 0 for v in present
+    )
+    return pa.array(
+        [None if v is None else _interval_text(v, year_to_month=year_to_month) for v in values],
+        pa.string(),
+    )
+
+
 def _nested_text(value: Any) -> str:  # noqa: PLR0911 (one return per kind)
     if value is None:
         return "null"
@@ -184,6 +226,8 @@ def _nested_text(value: Any) -> str:  # noqa: PLR0911 (one return per kind)
         return "{" + ", ".join(f"{k}={_nested_text(v)}" for k, v in value.items()) + "}"
     if isinstance(value, bytes):
         return " ".join(f"{b:02x}" for b in value)
+    if isinstance(value, pa.MonthDayNano):
+        return _interval_text(value, year_to_month=_is_year_to_month(value))
     return str(value)
 
 
@@ -210,6 +254,8 @@ def _format_column(column: pa.ChunkedArray | pa.Array) -> pa.Array:  # noqa: PLR
     if pa.types.is_time(kind):
         millis = pc.cast(array, pa.time32("ms"), safe=False)
         return pc.cast(millis, pa.string())
+    if pa.types.is_interval(kind):
+        return _format_intervals(array)
     return pa.array(
         [None if v is None else _nested_text(v) for v in array.to_pylist()], pa.string()
     )

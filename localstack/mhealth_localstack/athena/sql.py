@@ -3,7 +3,7 @@
 Supported dialect (what typical Athena queries need; everything else is DuckDB's own SQL):
 
 * Statements: one ``SELECT`` / ``WITH`` / ``VALUES`` / ``EXPLAIN`` statement (DML), and the DDL
-  ``SHOW TABLES [IN db] [LIKE 'pattern']``, ``SHOW DATABASES|SCHEMAS [LIKE 'pattern']``,
+  ``SHOW TABLES [IN db] [LIKE 'pattern' | 'regex']``, ``SHOW DATABASES|SCHEMAS [LIKE 'pattern']``,
   ``SHOW COLUMNS IN|FROM table``, ``DESCRIBE table``. ``CREATE``/``INSERT``/``MSCK``/CTAS are
   refused with ``NOT_SUPPORTED``.
 * Tables: ``"db"."table"``, ``awsdatacatalog.db.table``, unqualified ``table`` (context database).
@@ -21,13 +21,17 @@ Supported dialect (what typical Athena queries need; everything else is DuckDB's
 * Output column names follow Trino: an unaliased expression is ``_col<position>``.
 
 Known differences: DuckDB coerces types more freely than Trino (``varchar = integer`` works),
-``date_add`` on a date returns a timestamp, ``element_at`` works on maps only.
+``date_add`` on a date returns a timestamp, ``element_at`` works on maps only, and a DOUBLE divided
+by zero fails (Trino gives Infinity or NaN): with ``integer_division`` DuckDB's ``/`` is ``//``,
+which raises on zero for every type.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
+import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -158,6 +162,7 @@ class DdlStatement:
     database: str | None = None
     table: str | None = None
     like: str | None = None
+    regex: str | None = None
 
 
 @dataclass(frozen=True)
@@ -181,12 +186,14 @@ class QueryError(Exception):
 _IDENT: Final = r'(?:"(?:[^"]|"")+"|`[^`]+`|[A-Za-z_][A-Za-z0-9_$@-]*)'
 _QUALIFIED: Final = rf"{_IDENT}(?:\s*\.\s*{_IDENT}){{0,2}}"
 _LIKE: Final = r"(?:\s+LIKE\s+'(?P<like>(?:[^']|'')*)')?"
+# SHOW TABLES also takes its pattern without LIKE, as a regular expression.
+_LIKE_OR_REGEX: Final = r"(?:\s+LIKE\s+'(?P<like>(?:[^']|'')*)'|\s+'(?P<regex>(?:[^']|'')*)')?"
 _DDL_PATTERNS: Final = (
     (
         DdlKind.SHOW_TABLES,
         re.compile(
             rf"SHOW\s+TABLES(?:\s+(?:IN|FROM)\s+(?P<db>{_QUALIFIED}))?"
-            rf"{_LIKE}\s*;?\s*$",
+            rf"{_LIKE_OR_REGEX}\s*;?\s*$",
             re.I | re.S,
         ),
     ),
@@ -241,8 +248,10 @@ def parse_ddl(sql: str) -> DdlStatement | None:
         if not match:
             continue
         groups = match.groupdict()
-        like = groups.get("like")
-        like = like.replace("''", "'") if like is not None else None
+        like, regex = (
+            None if groups.get(name) is None else groups[name].replace("''", "'")
+            for name in ("like", "regex")
+        )
         database = None
         table = None
         if groups.get("tbl"):
@@ -251,7 +260,7 @@ def parse_ddl(sql: str) -> DdlStatement | None:
             database = names[-2] if len(names) > 1 else None
         if groups.get("db"):
             database = _split_identifiers(groups["db"])[-1]
-        return DdlStatement(kind=kind, database=database, table=table, like=like)
+        return DdlStatement(kind=kind, database=database, table=table, like=like, regex=regex)
     return None
 
 
@@ -425,11 +434,74 @@ def output_names(items: Sequence[dict[str, Any]], duckdb_names: Sequence[str]) -
 
 
 _DUCKDB_ERROR_PREFIX: Final = re.compile(r"^[A-Za-z ]+ Error: ", re.S)
+# DuckDB's error context: the query line (a window of it, "..."-cropped, when long) and a caret.
+_ERROR_CARET: Final = re.compile(r"^(LINE (\d+): )(.*)\n( *)\^", re.M)
+_UNKNOWN_FUNCTION: Final = re.compile(
+    r"^(?:Scalar|Aggregate) Function with name (.+?) does not exist!"
+)
 
 
-def translate_error(error: duckdb.Error) -> QueryError:  # noqa: PLR0911 (one return per kind)
-    """DuckDB's exception as Athena reports a failed query (error code prefix, no DuckDB banner)."""
-    message = _DUCKDB_ERROR_PREFIX.sub("", str(error)).strip()
+def _render_width(character: str) -> int:
+    """The terminal width DuckDB counts for a character when it places its caret."""
+    if unicodedata.category(character) in {"Cc", "Cf", "Mn", "Me"}:
+        return 0
+    return 2 if unicodedata.east_asian_width(character) in {"W", "F"} else 1
+
+
+def _error_position(error_text: str, query: str | None) -> str:
+    """``line L:C: `` where DuckDB's caret points (Trino's form), or "" when it cannot be placed."""
+    caret = _ERROR_CARET.search(error_text)
+    if not caret:
+        return ""
+    prefix, number, shown, indent = caret.groups()
+    line = int(number)
+    width = len(indent) - len(prefix)
+    start = 0
+    if shown.startswith("..."):
+        # A long line is shown as a window: find the window in the query's own line.
+        lines = (query or "").split("\n")
+        window = shown[3:].removesuffix("...")
+        start = lines[line - 1].find(window) if 0 < line <= len(lines) else -1
+        if start < 0 or not window:
+            return ""
+        shown, width = window, width - 3
+    column = 0  # characters before the caret: those of its width, and zero-width ones (tabs)
+    while column < len(shown) and (width > 0 or _render_width(shown[column]) == 0):
+        width -= _render_width(shown[column])
+        column += 1
+    return f"line {line}:{start + column + 1}: "
+
+
+_NAME_TOKENS: Final = frozenset({duckdb.token_type.identifier, duckdb.token_type.keyword})
+
+
+def _call_position(query: str | None, name: str) -> str:
+    """``line L:C: `` of the first call of function ``name`` in the query text, or "".
+
+    DuckDB's relation API reports binder and catalog errors without their position.
+    """
+    if not query:
+        return ""
+    tokens = [
+        (start, kind)
+        for start, kind in duckdb.tokenize(query)
+        if kind is not duckdb.token_type.comment
+    ]
+    for (start, kind), (end, _) in itertools.pairwise(tokens):
+        called = kind in _NAME_TOKENS and query.startswith("(", end)
+        if called and _unquote(query[start:end].strip()) == name:
+            line, column = _line_column(query, start)
+            return f"line {line}:{column}: "
+    return ""
+
+
+def translate_error(error: duckdb.Error, query: str | None = None) -> QueryError:  # noqa: PLR0911
+    """DuckDB's exception as Athena reports a failed query (error code prefix, no DuckDB banner).
+
+    ``query`` (the text DuckDB ran) places the position of an error shown in a long line.
+    """
+    text = str(error)
+    message = _DUCKDB_ERROR_PREFIX.sub("", text).strip()
     message = re.sub(r"\n\s*\n.*$", "", message, flags=re.S)  # drop DuckDB's "LINE 1: ..." caret
     message = " ".join(message.split())
     column = re.search(r'Referenced column "([^"]+)" (?:was )?not found', message)
@@ -437,8 +509,13 @@ def translate_error(error: duckdb.Error) -> QueryError:  # noqa: PLR0911 (one re
         return QueryError(
             "COLUMN_NOT_FOUND", f"Column '{column.group(1)}' cannot be resolved ({message})"
         )
+    function = _UNKNOWN_FUNCTION.match(message)
+    if function and isinstance(error, duckdb.CatalogException):
+        name = function.group(1)
+        position = _error_position(text, query) or _call_position(query, name)
+        return QueryError("FUNCTION_NOT_FOUND", f"{position}Function '{name}' not registered")
     if isinstance(error, duckdb.ParserException | duckdb.BinderException | duckdb.CatalogException):
-        return QueryError("SYNTAX_ERROR", message)
+        return QueryError("SYNTAX_ERROR", _error_position(text, query) + message)
     if isinstance(error, duckdb.ConversionException):
         return QueryError("INVALID_CAST_ARGUMENT", message)
     if isinstance(error, duckdb.OutOfRangeException):
@@ -459,3 +536,17 @@ def like_to_regex(pattern: str) -> re.Pattern[str]:
         for alternative in pattern.split("|")
     ]
     return re.compile("|".join(f"(?:{alt})" for alt in alternatives), re.I)
+
+
+def table_regex(pattern: str) -> re.Pattern[str]:
+    """Athena's ``SHOW TABLES 'regex'`` pattern, matched case-insensitively.
+
+    As Athena documents, ``*`` is a wildcard like ``.*`` (a ``*`` after ``.``, ``\\``, ``)`` or
+    ``]`` stays a regex quantifier); QueryError when the expression is malformed.
+    """
+    try:
+        return re.compile(re.sub(r"(?<![.\\)\]])\*", ".*", pattern), re.I)
+    except re.error as error:
+        raise QueryError(
+            "INVALID_FUNCTION_ARGUMENT", f"Invalid regular expression: {error}"
+        ) from error
