@@ -49,6 +49,9 @@ def _status(args: argparse.Namespace) -> int:
         for process in current.processes:
             state = "running" if process.alive else "NOT RUNNING"
             print(f"  {process.name:<15} pid {process.pid:<8} {state:<12} log {process.log}")
+            if process.alive:
+                listening = ", ".join(process.listening) or "nothing"
+                print(f"  {'':<15} listening on {listening}")
         if current.services:
             print("Services:")
             for name in PIPELINE_SERVICES:

@@ -55,6 +55,15 @@ def _port(environ: Mapping[str, str], name: str, default: int) -> int:
     return int(raw)
 
 
+#: A wildcard bind (every interface, asked for in a container) is reached on loopback.
+_WILDCARD_TO_LOOPBACK: Final = {"0.0.0.0": "127.0.0.1", "::": "::1"}
+
+
+def url_host(host: str) -> str:
+    """``host`` as it stands in a URL: an IPv6 address in brackets."""
+    return f"[{host}]" if ":" in host else host
+
+
 @dataclass(frozen=True)
 class LocalConfig:
     """Where the local AWS runs and which files it uses. Build it with ``from_environment``."""
@@ -86,14 +95,16 @@ class LocalConfig:
         default_state = repo_root / stage["stateDir"]
         if edge_port != int(stage["edgePort"]):
             default_state = default_state / f"port-{edge_port}"
+        bind_host = env.get("MHEALTH_LOCAL_BIND", "").strip().strip("[]") or stage["edgeHost"]
         explicit_state = env.get("MHEALTH_LOCAL_STATE_DIR", "").strip()
         state_dir = Path(explicit_state).resolve() if explicit_state else default_state
         return cls(
             repo_root=repo_root,
             state_dir=state_dir,
-            edge_host=stage["edgeHost"],
+            # Clients reach a wildcard listener on loopback, a specific one on its own address.
+            edge_host=_WILDCARD_TO_LOOPBACK.get(bind_host, bind_host),
             edge_port=edge_port,
-            bind_host=env.get("MHEALTH_LOCAL_BIND", "").strip() or stage["edgeHost"],
+            bind_host=bind_host,
             region=stage["region"],
             access_key_id=stage["accessKeyId"],
             secret_access_key=stage["secretAccessKey"],
@@ -107,7 +118,12 @@ class LocalConfig:
     @property
     def endpoint_url(self) -> str:
         """The LocalStack edge, as boto3's ``endpoint_url`` / ``AWS_ENDPOINT_URL``."""
-        return f"http://{self.edge_host}:{self.edge_port}"
+        return f"http://{url_host(self.edge_host)}:{self.edge_port}"
+
+    @property
+    def gateway_listen(self) -> str:
+        """LocalStack's ``GATEWAY_LISTEN``: the one address it binds (IPv6 in brackets)."""
+        return f"{url_host(self.bind_host)}:{self.edge_port}"
 
     @property
     def standin_url(self) -> str:

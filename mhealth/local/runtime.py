@@ -72,6 +72,7 @@ class ProcessStatus:
     pid: int
     alive: bool
     log: str
+    listening: tuple[str, ...] = ()  # "host:port" of every TCP listener in its process group
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,64 @@ def _stop(record: ProcessRecord, report: Report) -> None:
     report(f"killed {record.name} (pid {record.pid}) after {STOP_GRACE_S:.0f} s")
 
 
+def _process_group(pgid: int) -> list[int]:
+    """Every live process in process group ``pgid``: what ``up`` started, and its children."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rpartition(")")[2].split()
+        if int(fields[2]) == pgid:
+            members.append(int(entry.name))
+    return members
+
+
+def _socket_inodes(pid: int) -> set[int]:
+    inodes = set()
+    with contextlib.suppress(OSError):
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes.add(int(target[8:-1]))
+    return inodes
+
+
+def _decode_address(hex_address: str) -> str:
+    """``0100007F:11D6`` → ``127.0.0.1:4566``; the IPv6 form → ``[::1]:4566``."""
+    host_hex, port_hex = hex_address.split(":")
+    raw = bytes.fromhex(host_hex)
+    # /proc/net/tcp{,6} prints each 32-bit word of the address in host (little-endian) order.
+    words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+    family = socket.AF_INET if len(words) == 4 else socket.AF_INET6
+    host = socket.inet_ntop(family, words)
+    port = int(port_hex, 16)
+    return f"{host}:{port}" if family == socket.AF_INET else f"[{host}]:{port}"
+
+
+_TCP_LISTEN: Final = "0A"
+
+
+def listening_addresses(pgid: int) -> tuple[str, ...]:
+    """The addresses on which the processes of group ``pgid`` accept TCP connections, from the
+    kernel's socket table (``/proc/net/tcp``, ``/proc/net/tcp6``), sorted."""
+    inodes: set[int] = set()
+    for pid in _process_group(pgid):
+        inodes |= _socket_inodes(pid)
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == _TCP_LISTEN and int(fields[9]) in inodes:
+                    found.add(_decode_address(fields[1]))
+    return tuple(sorted(found))
+
+
 def _reap(pid: int) -> None:
     # A child of this very process (up and down in one test session) stays a zombie until
     # it is waited for; elsewhere this is a no-op.
@@ -228,7 +287,8 @@ def standin_healthy(config: LocalConfig) -> bool:
 
 
 def _port_in_use(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
         probe.settimeout(1.0)
         return probe.connect_ex((host, port)) == 0
 
@@ -269,7 +329,9 @@ def localstack_environment(config: LocalConfig, base: Mapping[str, str]) -> dict
         environment.pop(name, None)
     environment.update(
         {
-            "GATEWAY_LISTEN": f"{config.bind_host}:{config.edge_port}",
+            "GATEWAY_LISTEN": config.gateway_listen,
+            # Our server binds that address exactly; LocalStack's own binds 0.0.0.0 for IPv4.
+            "GATEWAY_SERVER": "mhealth-twisted",
             "SERVICES": ",".join(PIPELINE_SERVICES),
             # Start every service at boot: health then proves glue and athena really load.
             "EAGER_SERVICE_LOADING": "1",
@@ -471,7 +533,13 @@ def status(config: LocalConfig) -> Status:
         endpoint_url=config.endpoint_url,
         standin_url=config.standin_url,
         processes=tuple(
-            ProcessStatus(name=r.name, pid=r.pid, alive=_is_same_process(r), log=r.log)
+            ProcessStatus(
+                name=r.name,
+                pid=r.pid,
+                alive=_is_same_process(r),
+                log=r.log,
+                listening=listening_addresses(r.pid) if _is_same_process(r) else (),
+            )
             for r in records
         ),
         services=service_health(config) or {},

@@ -49,3 +49,23 @@ def test_explicit_state_dir_wins() -> None:
 def test_invalid_port_is_rejected_with_its_name(value: str) -> None:
     with pytest.raises(ValueError, match="MHEALTH_LOCAL_PORT"):
         LocalConfig.from_environment({"MHEALTH_LOCAL_PORT": value}, repo_root=Path("/repo"))
+
+
+@pytest.mark.parametrize(
+    ("bind", "listen", "endpoint"),
+    [
+        ("", "127.0.0.1:4566", "http://127.0.0.1:4566"),
+        ("::1", "[::1]:4566", "http://[::1]:4566"),
+        ("[::1]", "[::1]:4566", "http://[::1]:4566"),
+        # Asked for in the container: every interface, reached on loopback from inside.
+        ("0.0.0.0", "0.0.0.0:4566", "http://127.0.0.1:4566"),
+        ("::", "[::]:4566", "http://[::1]:4566"),
+    ],
+)
+def test_bind_address_sets_what_localstack_listens_on_and_where_clients_go(
+    bind: str, listen: str, endpoint: str
+) -> None:
+    config = LocalConfig.from_environment({"MHEALTH_LOCAL_BIND": bind}, repo_root=Path("/repo"))
+
+    assert config.gateway_listen == listen
+    assert config.endpoint_url == endpoint

@@ -1,0 +1,59 @@
+"""The gateway's HTTP server, bound to exactly the configured addresses (IPv4 as well as IPv6).
+
+LocalStack 2026.3.0's Twisted server passes the host of ``GATEWAY_LISTEN`` to IPv6 endpoints
+only: an IPv4 address such as ``127.0.0.1:4566`` is served on ``0.0.0.0:4566``, i.e. on every
+interface. This stack runs Lambda code and Glue scripts as host processes, so a wildcard
+listener lets anyone on the network run code on this machine. Selected with
+``GATEWAY_SERVER=mhealth-twisted``; ``0.0.0.0`` is still honoured when it is asked for.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from localstack.aws.serving.twisted import TLSMultiplexerFactory
+from localstack.runtime.server.core import RuntimeServer, RuntimeServerPlugin
+from localstack.runtime.server.twisted import TwistedRuntimeServer
+from rolo.gateway import Gateway
+from rolo.serving.twisted import TwistedGateway
+from twisted.internet import endpoints, reactor, ssl
+
+from localstack import config
+
+#: The ``GATEWAY_SERVER`` value that selects this server.
+SERVER_NAME = "mhealth-twisted"
+
+
+class BoundTwistedRuntimeServer(TwistedRuntimeServer):
+    """LocalStack's Twisted server, listening on each ``GATEWAY_LISTEN`` host it is given."""
+
+    def register(
+        self,
+        gateway: Gateway,
+        listen: list[config.HostAndPort],
+        ssl_creds: tuple[str, str] | None = None,
+    ) -> None:
+        site = TwistedGateway(gateway)
+        protocol_factory: Any = site
+        if ssl_creds:
+            cert_file_name, key_file_name = ssl_creds
+            context_factory = ssl.DefaultOpenSSLContextFactory(key_file_name, cert_file_name)
+            context_factory.getContext().use_certificate_chain_file(cert_file_name)
+            protocol_factory = TLSMultiplexerFactory(context_factory, False, site)
+        for host_and_port in listen:
+            endpoint: Any
+            host = host_and_port.host.strip("[]")
+            if config.is_ipv6_address(host):
+                endpoint = endpoints.TCP6ServerEndpoint(reactor, host_and_port.port, interface=host)
+            else:
+                endpoint = endpoints.TCP4ServerEndpoint(
+                    reactor, host_and_port.port, interface=host or "0.0.0.0"
+                )
+            endpoint.listen(protocol_factory)
+
+
+class BoundTwistedRuntimeServerPlugin(RuntimeServerPlugin):  # type: ignore[misc]
+    name = SERVER_NAME
+
+    def load(self, *args: Any, **kwargs: Any) -> RuntimeServer:
+        return BoundTwistedRuntimeServer()
