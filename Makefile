@@ -61,6 +61,7 @@ lint: $(VENV)/.installed ## ruff and mypy --strict
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 bench: setup ## Benchmarks vs baselines and floors (~5 min) → bench/results.json, bench/results.md
 	$(PY) -m bench.run

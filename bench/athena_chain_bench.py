@@ -55,7 +55,7 @@ def _tight_latency(athena: Any, sql: str, database: str, output_location: str) -
 
 
 def _time_queries(athena: Any, deployment: Any, repeats: int, expected_rows: int) -> dict[str, Any]:
-    from mhealth.athena_query import run_query
+    from mhealth.ops.query import run_query
 
     table = f'"{deployment.database}"."{deployment.table}"'
     queries = {
@@ -111,12 +111,11 @@ def run(query_repeats: int) -> dict[str, Any]:
     os.environ.setdefault("MHEALTH_LOCAL_PORT", BENCH_EDGE_PORT)
     os.environ.setdefault("MHEALTH_STANDIN_PORT", BENCH_STANDIN_PORT)
 
-    from mhealth.commands.pipeline import local_clients
-    from mhealth.deployment import load_deployment
-    from mhealth.execution import StepEvent, follow_execution, start_execution
     from mhealth.local import runtime
     from mhealth.local.config import LocalConfig
-    from mhealth.local.stage import deploy, publish_sample
+    from mhealth.local.deploy import deploy, publish_sample
+    from mhealth.ops.deployment import load_deployment
+    from mhealth.ops.execution import StepEvent, follow_execution, start_execution
 
     config = LocalConfig.from_environment()
     phases: dict[str, float] = {}
@@ -136,7 +135,7 @@ def run(query_repeats: int) -> dict[str, Any]:
         deploy(config, report=_report)
         phases["deploy"] = time.perf_counter() - began
 
-        clients = local_clients(config)
+        clients = config.clients()
         deployment = load_deployment(clients("cloudformation"), "local")
 
         def show(event: StepEvent) -> None:

@@ -68,7 +68,7 @@ def interleaved(
 
 def dataset_dir() -> Path:
     """The full-size synthetic dataset (10 subject logs), generated once and reused."""
-    from mhealth.sample import DATASET_DIR, write_sample
+    from mhealth.local.synthetic import DATASET_DIR, write_sample
 
     root = WORK_DIR / "data"
     marker = root / "sample.json"
@@ -82,7 +82,7 @@ def dataset_dir() -> Path:
 
 def subject_logs() -> list[Path]:
     """The subject logs in subject order."""
-    from mhealth.sample import SUBJECTS, log_name
+    from mhealth.local.synthetic import SUBJECTS, log_name
 
     directory = dataset_dir()
     return [directory / log_name(subject) for subject in SUBJECTS]

@@ -1,6 +1,6 @@
 """The three ways to turn one raw log into Parquet that the conversion benchmark compares.
 
-- ``ours``: the pipeline's converter (``mhealth.convert.convert_file``): validation,
+- ``ours``: the pipeline's converter (``mhealth.convert.logs.convert_file``): validation,
   quarantine, subject id and line numbers added, memory bounded by its block size.
 - ``pandas``: what the seed did and what a user would write first:
   ``pandas.read_csv(sep=r"\\s+", header=None)`` then ``DataFrame.to_parquet``.
@@ -21,7 +21,7 @@ Contender = Callable[[Path, Path], None]
 
 
 def ours(log_path: Path, out_dir: Path) -> None:
-    from mhealth.convert import convert_file
+    from mhealth.convert.logs import convert_file
 
     convert_file(log_path, out_dir)
 
@@ -29,7 +29,7 @@ def ours(log_path: Path, out_dir: Path) -> None:
 def pandas_baseline(log_path: Path, out_dir: Path) -> None:
     import pandas as pd
 
-    from mhealth.schema import RAW_COLUMNS
+    from mhealth.core.schema import RAW_COLUMNS
 
     frame = pd.read_csv(log_path, sep=r"\s+", header=None, names=list(RAW_COLUMNS))
     frame.to_parquet(out_dir / log_path.with_suffix(".parquet").name)
@@ -39,7 +39,7 @@ def pyarrow_floor(log_path: Path, out_dir: Path) -> None:
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
-    from mhealth.schema import RAW_COLUMNS
+    from mhealth.core.schema import RAW_COLUMNS
 
     table = pacsv.read_csv(
         log_path,
@@ -53,7 +53,7 @@ def pyarrow_floor_our_writer(log_path: Path, out_dir: Path) -> None:
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
-    from mhealth.schema import ACTIVITY_ID, RAW_COLUMNS
+    from mhealth.core.schema import ACTIVITY_ID, RAW_COLUMNS
 
     table = pacsv.read_csv(
         log_path,
@@ -73,8 +73,8 @@ CONTENDERS: Final[dict[str, Contender]] = {
 
 #: What each contender imports before it runs, so a fresh process pays for it up front.
 IMPORTS: Final[dict[str, tuple[str, ...]]] = {
-    "ours": ("mhealth.convert",),
-    "pandas": ("pandas", "pyarrow.parquet", "mhealth.schema"),
-    "floor": ("pyarrow.csv", "pyarrow.parquet", "mhealth.schema"),
-    "floor_our_writer": ("pyarrow.csv", "pyarrow.parquet", "mhealth.schema"),
+    "ours": ("mhealth.convert.logs",),
+    "pandas": ("pandas", "pyarrow.parquet", "mhealth.core.schema"),
+    "floor": ("pyarrow.csv", "pyarrow.parquet", "mhealth.core.schema"),
+    "floor_our_writer": ("pyarrow.csv", "pyarrow.parquet", "mhealth.core.schema"),
 }

@@ -4,7 +4,7 @@ All contenders run in one local SparkSession (what ``mhealth transform`` and the
 emulation use) on the full-size stage Parquet that our converter wrote, interleaved round by
 round after a warm-up round:
 
-- ``job``: ``mhealth.glue_job.transform_location`` with Spark's own I/O: what ``run`` does on
+- ``job``: ``mhealth.transform.job.transform_location`` with Spark's own I/O: what ``run`` does on
   Glue minus the Data Catalog calls (finds the subjects, maps labels to names, computes
   timestamps, writes the table partitioned by ``user_id`` with dynamic overwrite).
 - ``floor``: ``spark.read.parquet(stage).write.parquet(out)``: the same data read and written
@@ -33,7 +33,7 @@ def _stage_dir() -> Path:
     """Our converter's stage Parquet for the full dataset (converted here if missing)."""
     from bench.common import subject_logs
     from bench.convert_bench import OURS_STAGE_DIR
-    from mhealth.convert import convert_file
+    from mhealth.convert.logs import convert_file
 
     logs = subject_logs()
     if len(list(OURS_STAGE_DIR.glob("*.parquet"))) != len(logs):
@@ -47,11 +47,11 @@ def _dir_mb(path: Path) -> float:
 
 
 def run(repeats: int) -> dict[str, Any]:
-    from mhealth.glue_job import transform_location
-    from mhealth.local_spark import local_spark_session
-    from mhealth.recording import DEFAULT_RECORDING_START, parse_recording_start
-    from mhealth.schema import ACTIVITY_ID, SAMPLE_INDEX, SENSOR_SOURCES, SUBJECT_ID
-    from mhealth.spark_io import NativeSparkIO
+    from mhealth.core.recording import DEFAULT_RECORDING_START, parse_recording_start
+    from mhealth.core.schema import ACTIVITY_ID, SAMPLE_INDEX, SENSOR_SOURCES, SUBJECT_ID
+    from mhealth.local.spark_session import local_spark_session
+    from mhealth.transform.job import transform_location
+    from mhealth.transform.spark_io import NativeSparkIO
 
     stage = str(_stage_dir().resolve())
     names = ("job", "floor", "floor_partitioned", "floor_projected")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 _CONTENDER_LABELS: Final = {
-    "ours": "ours (`mhealth.convert`)",
+    "ours": "ours (`mhealth.convert.logs`)",
     "pandas": "pandas baseline (`read_csv(sep=r'\\s+')` + `to_parquet`)",
     "floor": "pyarrow floor (`read_csv` + `write_table`, defaults)",
     "floor_our_writer": "pyarrow floor with our Parquet writer settings",
@@ -285,7 +285,7 @@ def render_markdown(results: dict[str, Any]) -> str:
         "medians are shown beside them.",
         "- Peak RSS is the kernel's high-water mark (`VmHWM`) of a fresh process doing one "
         "conversion (`bench/rss_probe.py`), interpreter and libraries included.",
-        "- Data: the synthetic full-size dataset (`mhealth.sample`, seed 2014), generated "
+        "- Data: the synthetic full-size dataset (`mhealth.local.synthetic`, seed 2014), generated "
         "under `bench/work/`; the 4× file is the largest file repeated four times.",
         "- No timing is asserted in any test; `make bench` is the only place speed is judged.",
         "",

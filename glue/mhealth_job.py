@@ -1,9 +1,9 @@
-"""AWS Glue 5.0 entry point: resolves the job arguments and calls ``mhealth.glue_job.run``.
+"""AWS Glue 5.0 entry point: resolves the job arguments and calls ``mhealth.transform.job.run``.
 
 The ``mhealth`` library arrives through ``--extra-py-files``. Locally the mhealth
 LocalStack extension runs this same script with a minimal ``awsglue`` stand-in and an
 ``AWS_ENDPOINT_URL`` pointing at the emulated AWS; Spark then reaches S3 through Python
-(``mhealth.spark_io.StagedS3SparkIO``), since local Spark has no S3 connector.
+(``mhealth.transform.spark_io.StagedS3SparkIO``), since local Spark has no S3 connector.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ def main(argv: list[str]) -> None:
     from awsglue.utils import getResolvedOptions
     from pyspark.context import SparkContext
 
-    from mhealth.glue_job import OPTIONAL_ARGUMENTS, REQUIRED_ARGUMENTS, run
-    from mhealth.spark_io import NativeSparkIO, SparkIO, StagedS3SparkIO
+    from mhealth.transform.job import OPTIONAL_ARGUMENTS, REQUIRED_ARGUMENTS, run
+    from mhealth.transform.spark_io import NativeSparkIO, SparkIO, StagedS3SparkIO
 
     # getResolvedOptions rejects absent names, so ask only for the optional ones given.
     given = [name for name in OPTIONAL_ARGUMENTS if f"--{name}" in argv]

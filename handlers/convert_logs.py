@@ -11,8 +11,8 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mhealth import aws
+from mhealth.convert.step import ConvertResult, convert_raw_objects, raw_keys_from_event
 from mhealth.settings import ConvertSettings
-from mhealth.stage_convert import ConvertResult, convert_raw_objects, raw_keys_from_event
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -1,4 +1,4 @@
-"""Lambda entry point of the download step: Kaggle dataset → ``raw/`` logs (mhealth.raw_ingest)."""
+"""Lambda entry point of the download step: Kaggle dataset → ``raw/`` logs (mhealth.download)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mhealth import aws
-from mhealth.raw_ingest import DownloadResult, deadline_from_remaining, download_to_raw
+from mhealth.download.step import DownloadResult, deadline_from_remaining, download_to_raw
 from mhealth.settings import DownloadSettings
 
 if TYPE_CHECKING:

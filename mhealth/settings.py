@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Self
 
-#: The Kaggle copy of MHEALTH that carries the raw ``.log`` files (FACTS.md §1).
+#: The Kaggle copy of MHEALTH (UCI dataset 319, Banos et al. 2014) with the raw ``.log`` files.
 DEFAULT_KAGGLE_DATASET: Final = "nirmalsankalana/mhealth-dataset-data-set"
 
 _DATASET_REF: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -124,6 +124,17 @@ class LocalConfig:
     def gateway_listen(self) -> str:
         """LocalStack's ``GATEWAY_LISTEN``: the one address it binds (IPv6 in brackets)."""
         return f"{url_host(self.bind_host)}:{self.edge_port}"
+
+    def clients(self, region: str | None = None) -> Callable[[str], Any]:
+        """A ``service -> boto3 client`` factory bound to the local AWS (its endpoint and
+        credentials)."""
+        from mhealth import aws
+
+        return aws.client_factory(
+            region=region or self.region,
+            endpoint_url=self.endpoint_url,
+            credentials=(self.access_key_id, self.secret_access_key),
+        )
 
     @property
     def standin_url(self) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import importlib.util
 import json
 import os
 import shutil
@@ -34,7 +33,7 @@ DEFAULT_START_TIMEOUT_S: Final = 180.0
 STOP_GRACE_S: Final = 20.0
 LOCALSTACK: Final = "localstack"
 KAGGLE_STANDIN: Final = "kaggle-standin"
-STANDIN_MODULE: Final = "mhealth.kaggle_standin"
+STANDIN_MODULE: Final = "mhealth.local.kaggle_standin"
 
 # Loopback calls must never go through a proxy from the environment.
 _URL_OPENER: Final = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -309,17 +308,6 @@ def _filesystem_root(config: LocalConfig) -> Path:
     return config.state_dir / "localstack-fs"
 
 
-def _link_init_hooks(config: LocalConfig) -> None:
-    """Expose ``localstack/init/{boot,start,ready,shutdown}.d`` of the repo as LocalStack's
-    init-hook folder (on the host it is ``$FILESYSTEM_ROOT/etc/localstack/init``)."""
-    hooks = config.repo_root / "localstack" / "init"
-    link = _filesystem_root(config) / "etc" / "localstack" / "init"
-    if not hooks.is_dir() or link.is_symlink() or link.exists():
-        return
-    link.parent.mkdir(parents=True, exist_ok=True)
-    link.symlink_to(hooks, target_is_directory=True)
-
-
 def localstack_environment(config: LocalConfig, base: Mapping[str, str]) -> dict[str, str]:
     """LocalStack's environment: host Lambda executor, the extension's Pythons, no internet."""
     project_python = str(config.project_python)
@@ -345,7 +333,7 @@ def localstack_environment(config: LocalConfig, base: Mapping[str, str]) -> dict
             "OVERRIDE_IN_DOCKER": "0",
             "FILESYSTEM_ROOT": str(_filesystem_root(config)),
             # No internet: no analytics, no TLS certificate download, no DNS server with an
-            # upstream resolver. (The Lambda init binary is never fetched: see lambda_executor.)
+            # upstream resolver. (The Lambda init binary is never fetched: see lambda_/executor.py.)
             "DISABLE_EVENTS": "1",
             "SKIP_SSL_CERT_DOWNLOAD": "1",
             "DNS_ADDRESS": "0",
@@ -354,7 +342,7 @@ def localstack_environment(config: LocalConfig, base: Mapping[str, str]) -> dict
     return environment
 
 
-def _check_can_start(config: LocalConfig, start_standin: bool) -> None:
+def _check_can_start(config: LocalConfig) -> None:
     if not config.localstack_python.exists():
         raise LocalRuntimeError(
             f"{config.venv_localstack} is missing: run make setup (it creates LocalStack's "
@@ -374,7 +362,7 @@ def _check_can_start(config: LocalConfig, start_standin: bool) -> None:
             f"Port {config.edge_port} on {config.edge_host} is taken by {what} that "
             "`mhealth local up` did not start. Stop it, or set MHEALTH_LOCAL_PORT to a free port."
         )
-    if start_standin and _port_in_use(config.standin_host, config.standin_port):
+    if _port_in_use(config.standin_host, config.standin_port):
         raise LocalRuntimeError(
             f"Port {config.standin_port} (Kaggle stand-in) is taken by another program. Stop it, "
             "or set MHEALTH_STANDIN_PORT to a free port."
@@ -452,10 +440,8 @@ def _up(
             _stop(record, report)
     config.record_path.unlink(missing_ok=True)
 
-    start_standin = importlib.util.find_spec(STANDIN_MODULE) is not None
-    _check_can_start(config, start_standin)
+    _check_can_start(config)
     config.state_dir.mkdir(parents=True, exist_ok=True)
-    _link_init_hooks(config)
 
     records: list[ProcessRecord] = []
     try:
@@ -469,33 +455,30 @@ def _up(
                 log=config.localstack_log,
             )
         )
-        if start_standin:
-            config.kaggle_datasets_dir.mkdir(parents=True, exist_ok=True)
-            records.append(
-                _spawn(
-                    KAGGLE_STANDIN,
-                    [
-                        str(config.project_python),
-                        "-m",
-                        STANDIN_MODULE,
-                        "--host",
-                        config.standin_host,
-                        "--port",
-                        str(config.standin_port),
-                        "--datasets-dir",
-                        str(config.kaggle_datasets_dir),
-                        "--username",
-                        config.standin_username,
-                        "--key",
-                        config.standin_key,
-                    ],
-                    cwd=config.repo_root,
-                    env=dict(base_env),
-                    log=config.standin_log,
-                )
+        config.kaggle_datasets_dir.mkdir(parents=True, exist_ok=True)
+        records.append(
+            _spawn(
+                KAGGLE_STANDIN,
+                [
+                    str(config.project_python),
+                    "-m",
+                    STANDIN_MODULE,
+                    "--host",
+                    config.standin_host,
+                    "--port",
+                    str(config.standin_port),
+                    "--datasets-dir",
+                    str(config.kaggle_datasets_dir),
+                    "--username",
+                    config.standin_username,
+                    "--key",
+                    config.standin_key,
+                ],
+                cwd=config.repo_root,
+                env=dict(base_env),
+                log=config.standin_log,
             )
-        else:
-            report(f"Kaggle stand-in not started: module {STANDIN_MODULE} does not exist yet")
+        )
         _write_record(config, tuple(records))
         report(f"Started {', '.join(f'{r.name} (pid {r.pid})' for r in records)}; waiting")
         _wait_until_ready(config, tuple(records), timeout_s, report)

@@ -27,8 +27,9 @@
  * stage like the rest of the deploy.
  *
  * Settings (custom.glueAssets): script (the job script), library (the package folder zipped with
- * its folder name at the zip root), prefix (the data bucket's prefix for Glue assets, read from
- * mhealth/s3_layout.json), bucketOutput (the stack output holding the data bucket's name).
+ * its folder name at the zip root), include (optional: the library paths to ship, a trailing "/"
+ * for a folder), prefix (the data bucket's prefix for Glue assets, read from
+ * mhealth/core/s3_layout.json), bucketOutput (the stack output holding the data bucket's name).
  */
 
 const crypto = require('node:crypto');
@@ -53,8 +54,11 @@ function sha256(...parts) {
   return digest.digest('hex');
 }
 
-/** Files under `root`, sorted, as [posix path relative to root's parent, absolute path]. */
-function listLibraryFiles(root) {
+/**
+ * Files under `root`, sorted, as [posix path relative to root's parent, absolute path]. With
+ * `include` (paths relative to root; a trailing "/" means a whole folder), only those.
+ */
+function listLibraryFiles(root, include) {
   const files = [];
   const walk = (dir) => {
     for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
@@ -68,7 +72,21 @@ function listLibraryFiles(root) {
     }
   };
   walk(root);
-  return files.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const wanted = (relative) => {
+    if (!include) return true;
+    const inside = relative.slice(path.basename(root).length + 1);
+    return include.some((entry) =>
+      entry.endsWith('/') ? inside.startsWith(entry) : inside === entry
+    );
+  };
+  if (include) {
+    for (const entry of include) {
+      if (!fs.existsSync(path.join(root, entry))) {
+        throw new Error(`custom.glueAssets.include: ${entry} does not exist in the library`);
+      }
+    }
+  }
+  return files.filter(([relative]) => wanted(relative)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
 function zipBuffer(files) {
@@ -152,7 +170,10 @@ class GlueAssetsPlugin {
       );
     }
     const script = fs.readFileSync(scriptPath);
-    const libraryFiles = listLibraryFiles(libraryRoot).map(([name, absolute]) => [
+    if (settings.include !== undefined && !Array.isArray(settings.include)) {
+      throw new this.serverless.classes.Error('custom.glueAssets.include must be a list of paths');
+    }
+    const libraryFiles = listLibraryFiles(libraryRoot, settings.include).map(([name, absolute]) => [
       name,
       fs.readFileSync(absolute),
     ]);

@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 from mhealth.local.config import LocalConfig
-from mhealth.sample import count_table
+from mhealth.local.synthetic import count_table
 
 ROOT = Path(__file__).resolve().parents[2]
 SCALE = 0.02

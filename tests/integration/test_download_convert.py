@@ -16,12 +16,12 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from mhealth.kaggle_download import KaggleAuthError, KaggleDownloadError
-from mhealth.kaggle_standin import KaggleStandin
-from mhealth.raw_ingest import KaggleSecretError, download_to_raw
-from mhealth.raw_upload import InvalidDatasetArchiveError
+from mhealth.convert.step import RawObjectMissingError, convert_raw_objects
+from mhealth.download.archive import InvalidDatasetArchiveError
+from mhealth.download.kaggle import KaggleAuthError, KaggleDownloadError
+from mhealth.download.step import KaggleSecretError, download_to_raw
+from mhealth.local.kaggle_standin import KaggleStandin
 from mhealth.settings import DownloadSettings
-from mhealth.stage_convert import RawObjectMissingError, convert_raw_objects
 
 pytestmark = pytest.mark.localstack
 

@@ -20,14 +20,14 @@ from typing import Any
 
 import pytest
 
-from mhealth.athena_query import QueryResult, run_query
-from mhealth.deployment import Deployment, load_deployment
-from mhealth.execution import ExecutionOutcome, follow_execution, start_execution
-from mhealth.kaggle_standin import publish_dataset
+from mhealth.core.schema import ACTIVITY_NAMES
 from mhealth.local.config import LocalConfig
-from mhealth.local.stage import PublishedDataset, deploy, publish_sample
-from mhealth.sample import count_table
-from mhealth.schema import ACTIVITY_NAMES
+from mhealth.local.deploy import PublishedDataset, deploy, publish_sample
+from mhealth.local.kaggle_standin import publish_dataset
+from mhealth.local.synthetic import count_table
+from mhealth.ops.deployment import Deployment, load_deployment
+from mhealth.ops.execution import ExecutionOutcome, follow_execution, start_execution
+from mhealth.ops.query import QueryResult, run_query
 from mhealth.settings import DEFAULT_KAGGLE_DATASET
 
 SCALE = 0.02

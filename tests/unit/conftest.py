@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 @pytest.fixture(scope="session")
 def spark() -> Iterator[SparkSession]:
-    from mhealth.local_spark import local_spark_session
+    from mhealth.local.spark_session import local_spark_session
 
     session = local_spark_session("mhealth-unit-tests", cores="1", driver_memory="1g")
     yield session

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mhealth.catalog import PARQUET_SERDE, partition_input, table_input
+from mhealth.core.table import PARQUET_SERDE, partition_input, table_input
 
 
 def test_table_input_describes_the_partitioned_parquet_table() -> None:

@@ -9,14 +9,14 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from mhealth.convert import (
+from mhealth.convert.logs import (
     STAGE_SCHEMA,
     EmptyLogError,
     MalformedLogError,
     convert_file,
     convert_log,
 )
-from mhealth.schema import STAGE_COLUMNS, InvalidLogName
+from mhealth.core.schema import STAGE_COLUMNS, InvalidLogName
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

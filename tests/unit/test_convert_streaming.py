@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from mhealth.convert import convert_log
+from mhealth.convert.logs import convert_log
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mhealth.raw_ingest import KaggleSecretError, deadline_from_remaining, parse_kaggle_secret
+from mhealth.download.step import KaggleSecretError, deadline_from_remaining, parse_kaggle_secret
 from mhealth.settings import (
     DEFAULT_KAGGLE_DATASET,
     ConvertSettings,

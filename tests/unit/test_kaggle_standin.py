@@ -1,5 +1,5 @@
 """The Kaggle stand-in speaks the download protocol the kaggle client expects, and the real
-client (through mhealth.kaggle_download) retries, times out and authenticates against it."""
+client (through mhealth.download.kaggle) retries, times out and authenticates against it."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from mhealth.kaggle_download import (
+from mhealth.download.kaggle import (
     KaggleAuthError,
     KaggleCredentials,
     KaggleDatasetNotFoundError,
@@ -26,7 +26,7 @@ from mhealth.kaggle_download import (
     TimeBudget,
     download_dataset_zip,
 )
-from mhealth.kaggle_standin import DOWNLOAD_PATH, KaggleStandin, publish_dataset
+from mhealth.local.kaggle_standin import DOWNLOAD_PATH, KaggleStandin, publish_dataset
 
 DATASET = "nirmalsankalana/mhealth-dataset-data-set"
 USER, KEY = "local-kaggle-user", "local-kaggle-key"
@@ -278,7 +278,7 @@ def test_command_line_server_serves_a_datasets_dir(tmp_path: Path) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    command = [sys.executable, "-m", "mhealth.kaggle_standin", "--host", "127.0.0.1"]
+    command = [sys.executable, "-m", "mhealth.local.kaggle_standin", "--host", "127.0.0.1"]
     command += ["--port", str(port), "--datasets-dir", str(tmp_path)]
     command += ["--username", USER, "--key", KEY]
     process = subprocess.Popen(command, stderr=subprocess.PIPE)

@@ -14,7 +14,7 @@ import pytest
 # Both live in the LocalStack extension, installed into LocalStack's own virtualenv rather than
 # this one; the modules under test import nothing from LocalStack.
 _EXTENSION = Path(__file__).resolve().parents[2] / "localstack"
-_SHIM = _EXTENSION / "mhealth_localstack" / "awsglue_shim"
+_SHIM = _EXTENSION / "mhealth_localstack" / "glue" / "awsglue_shim"
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mhealth.raw_upload import (
+from mhealth.download.archive import (
     InvalidDatasetArchiveError,
     escapes_target_dir,
     find_log_members,

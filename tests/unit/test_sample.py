@@ -14,12 +14,12 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pytest
 
-from mhealth import sample
-from mhealth.commands import sample as sample_command
-from mhealth.schema import ACTIVITY_ID, ACTIVITY_NAMES, RAW_COLUMNS, SIGNAL_COLUMNS
+from mhealth.cli import sample as sample_command
+from mhealth.core.schema import ACTIVITY_ID, ACTIVITY_NAMES, RAW_COLUMNS, SIGNAL_COLUMNS
+from mhealth.local import synthetic as sample
 
-# The published figures (FACTS.md §1), written out here rather than imported, so the tests
-# check the generator against the source and not against itself.
+# The published figures (the dataset's README and UCI page, dataset 319), written out here
+# rather than imported, so the tests check the generator against the source, not itself.
 PUBLISHED_TOTAL = 1_215_745
 PUBLISHED_PER_SUBJECT = {
     1: 161_280,

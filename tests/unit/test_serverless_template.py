@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -17,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from mhealth.layout import PREFIXES
+from mhealth.core.layout import PREFIXES
 
 pytestmark = pytest.mark.sls
 
@@ -525,17 +526,49 @@ def test_functions_are_sized_for_the_full_dataset(prod: Packaged) -> None:
     assert convert["EphemeralStorage"]["Size"] >= 512 and 60 <= convert["Timeout"] <= 900
 
 
-def test_function_package_holds_only_the_handlers_and_the_library(packaged: Packaged) -> None:
+def _import_closure(*entry_points: str) -> set[str]:
+    """The repo files an entry point imports, transitively (``mhealth`` modules, any import
+    statement anywhere in a module, each package's ``__init__.py``), read from the sources."""
+    seen: set[Path] = set()
+    pending = [REPO / entry for entry in entry_points]
+    while pending:
+        source = pending.pop()
+        if source in seen:
+            continue
+        seen.add(source)
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                base = node.module
+                if node.level:
+                    package = source.relative_to(REPO).parent.parts
+                    base = ".".join([*package[: len(package) - node.level + 1], node.module])
+                names = [base, *(f"{base}.{alias.name}" for alias in node.names)]
+            for name in names:
+                parts = name.split(".")
+                for end in range(1, len(parts) + 1):
+                    path = REPO.joinpath(*parts[:end])
+                    for candidate in (path / "__init__.py", path.with_suffix(".py")):
+                        if candidate.is_file() and parts[0] in {"mhealth", "handlers"}:
+                            pending.append(candidate)
+    return {str(path.relative_to(REPO)) for path in seen}
+
+
+#: Data files the shipped code reads at run time (importlib.resources).
+SHIPPED_DATA = {"mhealth/core/s3_layout.json"}
+#: Never shipped: the local stage, the CLI and the terminal tooling.
+LOCAL_TOOLING = ("mhealth/local/", "mhealth/cli/", "mhealth/ops/")
+
+
+def test_function_package_holds_exactly_what_the_handlers_import(packaged: Packaged) -> None:
     with zipfile.ZipFile(packaged.directory / "mhealth-pipeline.zip") as archive:
-        names = archive.namelist()
-    assert {
-        "handlers/download_dataset.py",
-        "handlers/convert_logs.py",
-        "mhealth/__init__.py",
-        "mhealth/s3_layout.json",
-    } <= set(names)
-    strays = [n for n in names if not n.startswith(("handlers/", "mhealth/")) or "__pycache__" in n]
-    assert strays == []
+        names = {n for n in archive.namelist() if not n.endswith("/")}
+    handlers = {f"handlers/{h}.py" for h in ("__init__", "download_dataset", "convert_logs")}
+    expected = _import_closure(*sorted(handlers)) | handlers | SHIPPED_DATA
+    assert names == expected
+    assert not [n for n in names if n.startswith(LOCAL_TOOLING)]
 
 
 def test_aws_layers_fit_lambdas_unzipped_limit(prod: Packaged) -> None:
@@ -607,8 +640,10 @@ def test_glue_job_runs_the_packaged_script_and_library(packaged: Packaged) -> No
     assert script == (packaged.project / "glue" / "mhealth_job.py").read_bytes()
     with zipfile.ZipFile(packaged.directory / "glue-assets" / keys[".zip"]["file"]) as archive:
         names = set(archive.namelist())
-    assert {"mhealth/__init__.py", "mhealth/layout.py", "mhealth/s3_layout.json"} <= names
-    assert all(n.startswith("mhealth/") and "__pycache__" not in n for n in names)
+    # Exactly what the job script imports: the core and the transform, no local tooling.
+    job_imports = _import_closure("glue/mhealth_job.py") - {"glue/mhealth_job.py"}
+    assert names == job_imports | SHIPPED_DATA
+    assert not [n for n in names if n.startswith(LOCAL_TOOLING)]
 
 
 def test_glue_asset_keys_follow_the_content(prod: Packaged, local: Packaged) -> None:

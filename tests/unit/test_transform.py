@@ -10,12 +10,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from mhealth.convert import STAGE_SCHEMA
-from mhealth.glue_job import JobSettings, transform_location
-from mhealth.recording import parse_recording_start
-from mhealth.schema import ACTIVITY_NAMES, SIGNAL_COLUMNS
-from mhealth.spark_io import NativeSparkIO
-from mhealth.transform import FINAL_COLUMNS, to_final
+from mhealth.convert.logs import STAGE_SCHEMA
+from mhealth.core.recording import parse_recording_start
+from mhealth.core.schema import ACTIVITY_NAMES, SIGNAL_COLUMNS
+from mhealth.transform.dataframe import FINAL_COLUMNS, to_final
+from mhealth.transform.job import JobSettings, transform_location
+from mhealth.transform.spark_io import NativeSparkIO
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession

@@ -12,7 +12,7 @@ from pathlib import Path
 # LocalStack, the Lambda processes and a second concurrent run.
 DEFAULT_DRIVER_MEMORY = "4g"
 DEFAULT_TIMEOUT_MINUTES = 2880  # Glue's default job timeout (48 hours)
-SHIM_DIR = Path(__file__).resolve().parent.parent / "awsglue_shim"
+SHIM_DIR = Path(__file__).resolve().parent / "awsglue_shim"
 
 # Host variables a JVM and a Python interpreter need; everything else of LocalStack's own
 # environment (its config, any real AWS credentials) stays out of the job process.

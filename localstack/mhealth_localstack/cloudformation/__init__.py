@@ -1,0 +1,1 @@
+"""CloudFormation resource types LocalStack's open release lacks (AWS::Glue::*)."""

@@ -1,0 +1,1 @@
+"""Lambda on the host: the ``local`` runtime executor and the runtime process it starts."""

@@ -1,0 +1,352 @@
+"""LocalStack Lambda runtime executor ``local``: each execution environment is a host process.
+
+Selected with ``LAMBDA_RUNTIME_EXECUTOR=local``. Where the Docker executor starts a container
+running LocalStack's Go init, this one starts ``lambda_/runtime.py supervise`` with the Lambda's
+Python (``MHEALTH_LAMBDA_PYTHON``, else ``python3.12`` from PATH). That process speaks the same
+protocol with LocalStack's ``ExecutorEndpoint``, so invocations, errors, timeouts and logs
+(CloudWatch Logs ``/aws/lambda/<name>``) flow through LocalStack's own Lambda service.
+
+Nothing is downloaded: the Docker executor fetches the Go init binary in ``prepare_version``
+(``get_runtime_client_path``); this executor never calls it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+from collections.abc import Mapping
+from http import HTTPStatus
+from pathlib import Path
+
+from localstack.http import Response
+from localstack.services.lambda_.invocation.executor_endpoint import (
+    ExecutorEndpoint,
+    StatusErrorException,
+)
+from localstack.services.lambda_.invocation.lambda_models import FunctionVersion, InvocationResult
+from localstack.services.lambda_.invocation.plugins import RuntimeExecutorPlugin
+from localstack.services.lambda_.invocation.runtime_executor import (
+    LambdaRuntimeException,
+    RuntimeExecutor,
+)
+from werkzeug import Request
+
+from localstack import config
+
+LOG = logging.getLogger(__name__)
+
+#: The runtime-interface script the host process runs (stdlib only, any Python >= 3.11).
+RUNTIME_SCRIPT = Path(__file__).with_name("runtime.py")
+#: Paths the container image would have; on the host they point into the environment's folders.
+CONTAINER_TASK_ROOT = "/var/task"
+CONTAINER_TMP = "/tmp"
+#: Seconds ``stop`` waits after SIGTERM before it kills the environment's processes.
+STOP_GRACE_SECONDS = 3.0
+#: Host variables a function process inherits; everything else comes from LocalStack's env.
+INHERITED_VARIABLES = ("PATH", "LANG", "LC_ALL", "JAVA_HOME", "SSL_CERT_FILE", "SSL_CERT_DIR")
+LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+
+
+class HostProcessRuntimeExecutorPlugin(RuntimeExecutorPlugin):
+    """Entry point ``localstack.lambda.runtime_executor:local``."""
+
+    name = "local"
+
+    def load(self, *args: object, **kwargs: object) -> type[RuntimeExecutor]:
+        return HostProcessRuntimeExecutor
+
+
+def _runs_python(candidate: str) -> str | None:
+    """Why ``candidate`` cannot run Lambda code, or None when it is a working Python >= 3.11."""
+    try:
+        subprocess.run(
+            [candidate, "-c", "import sys; assert sys.version_info >= (3, 11)"],
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.SubprocessError) as error:
+        return str(error)
+    return None
+
+
+@functools.cache
+def lambda_python() -> str:
+    """Absolute path of the Python that runs Lambda functions, checked to start once."""
+    configured = os.environ.get("MHEALTH_LAMBDA_PYTHON", "").strip()
+    if configured:
+        candidates = [configured]
+    else:
+        # A pyenv shim can come first on PATH yet fail to run: take the first that works.
+        found = (shutil.which("python3.12", path=d) for d in os.get_exec_path())
+        candidates = [path for path in dict.fromkeys(found) if path]
+    problems: list[str] = []
+    for candidate in candidates:
+        problem = _runs_python(candidate)
+        if problem is None:
+            return os.path.abspath(candidate)
+        problems.append(f"{candidate}: {problem}")
+    raise LambdaRuntimeException(
+        "No working Python for Lambda functions ("
+        + ("; ".join(problems) or "python3.12 is not on PATH")
+        + "). Set MHEALTH_LAMBDA_PYTHON, e.g. to .venv/bin/python."
+    )
+
+
+def environments_root() -> Path:
+    """Where per-environment folders (tmp, home, runtime log) live."""
+    state_dir = os.environ.get("MHEALTH_STATE_DIR", "").strip()
+    root = (
+        Path(state_dir) / "lambda-environments"
+        if state_dir
+        else Path(config.dirs.tmp) / "mhealth-lambda"
+    )
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def layer_python_paths(function_version: FunctionVersion) -> list[str]:
+    """The layers' ``python`` folders in AWS's order (``/opt/python/lib/python3.x/site-packages``
+    and ``/opt/python`` of each layer)."""
+    paths: list[str] = []
+    runtime = str(function_version.config.runtime or "python3.12")
+    for layer in function_version.config.layers or []:
+        code = getattr(layer, "code", None)
+        if code is None:
+            continue
+        python_dir = Path(code.get_unzipped_code_location()) / "python"
+        for path in (python_dir / "lib" / runtime / "site-packages", python_dir):
+            if path.is_dir():
+                paths.append(str(path))
+    return paths
+
+
+def rewrite_container_path(value: str, *, task_root: str, tmp_dir: str) -> str:
+    """Map a container path (``/var/task…``, ``/tmp…``) to its host folder; others unchanged."""
+    for container, host in ((CONTAINER_TASK_ROOT, task_root), (CONTAINER_TMP, tmp_dir)):
+        if value == container or value.startswith(container + "/"):
+            return host + value[len(container) :]
+    return value
+
+
+def host_environment(
+    env_vars: Mapping[str, object],
+    *,
+    task_root: str,
+    tmp_dir: str,
+    home_dir: str,
+    runtime_dir: str,
+    endpoint_url: str,
+    inherited: Mapping[str, str],
+) -> dict[str, str]:
+    """The environment of a function process: LocalStack's container env with host paths.
+
+    ``/var/task`` and ``/tmp`` (also inside the function's own variables, e.g. a scratch dir
+    ``/tmp/work``) become the code folder and the environment's private tmp folder; TMPDIR
+    points there too, so ``tempfile`` writes there. boto3 reaches LocalStack through
+    AWS_ENDPOINT_URL with the local credentials test/test.
+    """
+    environment = {name: inherited[name] for name in INHERITED_VARIABLES if name in inherited}
+    environment.setdefault("LANG", "C.UTF-8")
+    for name, value in env_vars.items():
+        environment[name] = rewrite_container_path(str(value), task_root=task_root, tmp_dir=tmp_dir)
+    environment.update(
+        {
+            "LAMBDA_TASK_ROOT": task_root,
+            "LAMBDA_RUNTIME_DIR": runtime_dir,
+            "TMPDIR": tmp_dir,
+            "TMP": tmp_dir,
+            "TEMP": tmp_dir,
+            "HOME": home_dir,
+            **LOCAL_CREDENTIALS,
+        }
+    )
+    environment.pop("AWS_SESSION_TOKEN", None)
+    environment.setdefault("AWS_ENDPOINT_URL", endpoint_url)
+    return environment
+
+
+class HostProcessExecutorEndpoint(ExecutorEndpoint):
+    """LocalStack's executor endpoint, learning the process's invoke port from its ready report."""
+
+    def status_ready(self, request: Request, executor_id: str) -> Response:
+        try:
+            self.container_port = int(json.loads(request.data or b"{}")["port"])
+        except (ValueError, KeyError, TypeError):
+            LOG.warning("Ready report of %s carries no port: %r", executor_id, request.data)
+            return Response(status=HTTPStatus.BAD_REQUEST)
+        return super().status_ready(request, executor_id)
+
+
+class HostProcessRuntimeExecutor(RuntimeExecutor):
+    """One execution environment = one ``lambda_/runtime.py supervise`` process on this host."""
+
+    executor_endpoint: HostProcessExecutorEndpoint
+
+    def __init__(self, id: str, function_version: FunctionVersion) -> None:
+        super().__init__(id=id, function_version=function_version)
+        self.executor_endpoint = HostProcessExecutorEndpoint(self.id, container_address="127.0.0.1")
+        self.process: subprocess.Popen[bytes] | None = None
+        self.environment_dir: Path | None = None
+        self._stopping = threading.Event()
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def start(self, env_vars: dict[str, str]) -> None:
+        self.executor_endpoint.start()
+        code = self.function_version.config.code
+        if code is None:
+            raise LambdaRuntimeException("The local executor runs zip-packaged functions only.")
+        name = self.function_version.id.function_name
+        self.environment_dir = Path(
+            tempfile.mkdtemp(prefix=f"{name}-{self.id[:8]}-", dir=environments_root())
+        )
+        tmp_dir = self.environment_dir / "tmp"
+        home_dir = self.environment_dir / "home"
+        tmp_dir.mkdir()
+        home_dir.mkdir()
+        task_root = str(code.get_unzipped_code_location())
+        environment = host_environment(
+            env_vars,
+            task_root=task_root,
+            tmp_dir=str(tmp_dir),
+            home_dir=str(home_dir),
+            runtime_dir=str(RUNTIME_SCRIPT.parent),
+            endpoint_url=f"http://{self.get_endpoint_from_executor()}:{config.GATEWAY_LISTEN[0].port}",
+            inherited=os.environ,
+        )
+        command = [
+            lambda_python(),
+            "-P",
+            str(RUNTIME_SCRIPT),
+            "supervise",
+            "--host",
+            self.get_address(),
+            "--parent-pid",
+            str(os.getpid()),
+            "--python-path",
+            task_root,
+        ]
+        for path in layer_python_paths(self.function_version):
+            command += ["--python-path", path]
+        LOG.debug("Starting host-process environment %s for %s: %s", self.id, name, command)
+        with (self.environment_dir / "runtime.log").open("wb") as log_file:
+            self.process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                env=environment,
+                cwd=task_root,
+                # Own session: stop() signals the whole environment and nothing else.
+                start_new_session=True,
+            )
+        threading.Thread(
+            target=self._watch_process, name=f"lambda-env-{self.id[:8]}", daemon=True
+        ).start()
+        self.executor_endpoint.wait_for_startup()
+
+    def _watch_process(self) -> None:
+        """Fail fast when the environment's process dies, instead of waiting for timeouts."""
+        assert self.process is not None
+        code = self.process.wait()
+        if self._stopping.is_set():
+            return
+        message = f"Lambda environment process exited with code {code}:\n{self.get_logs()[-4000:]}"
+        LOG.warning("%s (function %s)", message, self.function_version.qualified_arn)
+        startup = self.executor_endpoint.startup_future
+        if startup is not None and not startup.done():
+            error = {"errorType": "Runtime.ExitError", "errorMessage": message}
+            startup.set_exception(
+                StatusErrorException("Environment startup failed", json.dumps(error).encode())
+            )
+        invocation = self.executor_endpoint.invocation_future
+        if invocation is not None and not invocation.done():
+            invocation.set_exception(LambdaRuntimeException(message))
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self.process is not None and self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGTERM)
+                self.process.wait(STOP_GRACE_SECONDS)
+            except ProcessLookupError:
+                pass
+            except subprocess.TimeoutExpired:
+                LOG.debug("Environment %s ignored SIGTERM; killing it", self.id)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        try:
+            self.executor_endpoint.shutdown()
+        except Exception as error:
+            LOG.debug("Error shutting down executor endpoint %s: %s", self.id, error)
+        if self.environment_dir is not None:
+            shutil.rmtree(self.environment_dir, ignore_errors=True)
+
+    # -- addresses -----------------------------------------------------------------------------
+
+    def get_address(self) -> str:
+        return "127.0.0.1"
+
+    def get_endpoint_from_executor(self) -> str:
+        host = config.GATEWAY_LISTEN[0].host
+        # A wildcard bind is reachable on loopback; processes share the host's network.
+        return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+
+    def get_runtime_endpoint(self) -> str:
+        return (
+            f"http://{self.get_endpoint_from_executor()}:{config.GATEWAY_LISTEN[0].port}"
+            f"{self.executor_endpoint.get_endpoint_prefix()}"
+        )
+
+    # -- invocations ---------------------------------------------------------------------------
+
+    def invoke(self, payload: dict[str, str]) -> InvocationResult:
+        return self.executor_endpoint.invoke(payload)
+
+    def get_logs(self) -> str:
+        if self.environment_dir is None:
+            return "Environment was not started"
+        try:
+            return (self.environment_dir / "runtime.log").read_text(errors="replace")
+        except FileNotFoundError:
+            return "Environment log is gone"
+
+    # -- versions ------------------------------------------------------------------------------
+
+    @classmethod
+    def prepare_version(cls, function_version: FunctionVersion) -> None:
+        runtime = str(function_version.config.runtime or "")
+        if not runtime.startswith("python"):
+            raise LambdaRuntimeException(
+                "The local Lambda executor runs Python zip functions only, "
+                f"not {runtime or 'images'}."
+            )
+        lambda_python()
+        if function_version.config.code:
+            function_version.config.code.prepare_for_execution()
+        for layer in function_version.config.layers or []:
+            if getattr(layer, "code", None) is not None:
+                layer.code.prepare_for_execution()
+
+    @classmethod
+    def cleanup_version(cls, function_version: FunctionVersion) -> None:
+        pass  # the unzipped code belongs to LocalStack, which removes it with the version
+
+    @classmethod
+    def validate_environment(cls) -> bool:
+        try:
+            LOG.info("Lambda functions run as host processes with %s", lambda_python())
+        except LambdaRuntimeException as error:
+            LOG.warning("%s", error)
+            return False
+        return True

@@ -1,0 +1,1 @@
+"""The ``mhealth`` command line: ``main`` plus one module per subcommand; no logic others import."""

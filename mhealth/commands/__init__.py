@@ -1,1 +1,0 @@
-"""Subcommands of the ``mhealth`` CLI, one module each (see mhealth.cli)."""
