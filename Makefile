@@ -25,10 +25,10 @@ $(VENV)/.installed: pyproject.toml requirements/lock.txt
 	$(PY) -m pip install $(PIP_QUIET) -c requirements/lock.txt -e '.[spark,dev]'
 	@touch $@
 
-$(LS_VENV)/.installed: localstack/requirements.txt localstack/constraints.txt localstack/pyproject.toml
+$(LS_VENV)/.installed: localstack/requirements.txt localstack/requirements-dev.txt localstack/constraints.txt localstack/pyproject.toml
 	@test -x $(LS_PY) || $$(scripts/find-python 3.13) -m venv $(LS_VENV)
 	$(LS_PY) -m pip install $(PIP_QUIET) --upgrade pip
-	$(LS_PY) -m pip install $(PIP_QUIET) -c localstack/constraints.txt -r localstack/requirements.txt
+	$(LS_PY) -m pip install $(PIP_QUIET) -c localstack/constraints.txt -r localstack/requirements.txt -r localstack/requirements-dev.txt
 	$(LS_PY) -m pip install $(PIP_QUIET) -c localstack/constraints.txt -e localstack
 	@touch $@
 
@@ -57,10 +57,11 @@ test-unit: $(VENV)/.installed ## Unit tests only (no LocalStack)
 test-integration: setup ## Integration tests only (starts the local AWS once)
 	$(VENV)/bin/pytest tests/integration
 
-lint: $(VENV)/.installed ## ruff and mypy --strict
+lint: $(VENV)/.installed $(LS_VENV)/.installed ## ruff, mypy --strict (project and extension) and the import-layer contracts
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	cd localstack && ../$(LS_VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
 bench: setup ## Benchmarks vs baselines and floors (~5 min) → bench/results.json, bench/results.md

@@ -48,7 +48,7 @@ def _dir_mb(path: Path) -> float:
 
 def run(repeats: int) -> dict[str, Any]:
     from mhealth.core.recording import DEFAULT_RECORDING_START, parse_recording_start
-    from mhealth.core.schema import ACTIVITY_ID, SAMPLE_INDEX, SENSOR_SOURCES, SUBJECT_ID
+    from mhealth.core.schema import ACTIVITY_ID, READING_INDEX, SENSOR_SOURCES, SUBJECT_ID
     from mhealth.local.spark_session import local_spark_session
     from mhealth.transform.job import transform_location
     from mhealth.transform.spark_io import NativeSparkIO
@@ -77,7 +77,7 @@ def run(repeats: int) -> dict[str, Any]:
                 .parquet(str(outputs["floor_partitioned"]))
             )
 
-        used_columns = [SUBJECT_ID, ACTIVITY_ID, SAMPLE_INDEX, *SENSOR_SOURCES.values()]
+        used_columns = [SUBJECT_ID, ACTIVITY_ID, READING_INDEX, *SENSOR_SOURCES.values()]
 
         def floor_projected() -> None:
             (

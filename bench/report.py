@@ -36,7 +36,7 @@ def _target_notes(results: dict[str, Any]) -> dict[str, str]:
         like_for_like = convert["ratio_to_floor_with_our_writer_settings"]
         total = convert["total"]
         notes["conversion vs pyarrow floor"] = (
-            "Ours validates every block and adds `subject_id` and `sample_index`, yet beats "
+            "Ours validates every block and adds `subject_id` and `reading_index`, yet beats "
             "the floor: it does not dictionary-encode the float signals, the writer default "
             "that costs about half the write time (its Parquet: "
             f"{total['ours']['output_mb']:.0f} MB against the floor's "

@@ -7,16 +7,19 @@ from localstack.constants import DEFAULT_AWS_ACCOUNT_ID
 from localstack import config
 
 
+def edge_hostname() -> str:
+    """The gateway's address as a process on this host reaches it (a wildcard bind on
+    loopback), without brackets or port."""
+    host = config.GATEWAY_LISTEN[0].host.strip("[]")
+    return {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+
+
 def edge_host() -> str:
-    """The gateway as ``host:port`` reachable from a process on this host (a wildcard bind is
-    reached on loopback)."""
-    listen = config.GATEWAY_LISTEN[0]
-    host = listen.host.strip("[]")
-    if host in {"", "0.0.0.0", "::"}:
-        host = "127.0.0.1"
+    """The gateway as ``host:port`` (an IPv6 address in brackets)."""
+    host = edge_hostname()
     if ":" in host:
         host = f"[{host}]"
-    return f"{host}:{listen.port}"
+    return f"{host}:{config.GATEWAY_LISTEN[0].port}"
 
 
 def edge_url() -> str:

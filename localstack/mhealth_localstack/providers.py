@@ -8,7 +8,7 @@ keeps the Glue Data Catalog and Athena's bookkeeping.
 from localstack.services.plugins import Service, aws_provider
 
 
-@aws_provider(api="glue")
+@aws_provider(api="glue")  # type: ignore[untyped-decorator]  # LocalStack leaves it untyped
 def glue() -> Service:
     from localstack.services.moto import MotoFallbackDispatcher
 
@@ -17,7 +17,7 @@ def glue() -> Service:
     return Service.for_provider(GlueProvider(), dispatch_table_factory=MotoFallbackDispatcher)
 
 
-@aws_provider(api="athena")
+@aws_provider(api="athena")  # type: ignore[untyped-decorator]
 def athena() -> Service:
     from localstack.services.moto import MotoFallbackDispatcher
 

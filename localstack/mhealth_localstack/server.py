@@ -9,7 +9,7 @@ listener lets anyone on the network run code on this machine. Selected with
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from localstack.aws.serving.twisted import TLSMultiplexerFactory
 from localstack.runtime.server.core import RuntimeServer, RuntimeServerPlugin
@@ -27,6 +27,9 @@ SERVER_NAME = "mhealth-twisted"
 class BoundTwistedRuntimeServer(TwistedRuntimeServer):
     """LocalStack's Twisted server, listening on each ``GATEWAY_LISTEN`` host it is given."""
 
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+
     def register(
         self,
         gateway: Gateway,
@@ -37,22 +40,27 @@ class BoundTwistedRuntimeServer(TwistedRuntimeServer):
         protocol_factory: Any = site
         if ssl_creds:
             cert_file_name, key_file_name = ssl_creds
-            context_factory = ssl.DefaultOpenSSLContextFactory(key_file_name, cert_file_name)
+            # Twisted's and rolo's classes are untyped (or typed by interface only) here.
+            context_factory: Any = ssl.DefaultOpenSSLContextFactory(  # type: ignore[no-untyped-call]
+                key_file_name, cert_file_name
+            )
             context_factory.getContext().use_certificate_chain_file(cert_file_name)
-            protocol_factory = TLSMultiplexerFactory(context_factory, False, site)
+            protocol_factory = TLSMultiplexerFactory(context_factory, False, cast(Any, site))
         for host_and_port in listen:
             endpoint: Any
             host = host_and_port.host.strip("[]")
             if config.is_ipv6_address(host):
-                endpoint = endpoints.TCP6ServerEndpoint(reactor, host_and_port.port, interface=host)
+                endpoint = endpoints.TCP6ServerEndpoint(  # type: ignore[no-untyped-call]
+                    reactor, host_and_port.port, interface=host
+                )
             else:
-                endpoint = endpoints.TCP4ServerEndpoint(
+                endpoint = endpoints.TCP4ServerEndpoint(  # type: ignore[no-untyped-call]
                     reactor, host_and_port.port, interface=host or "0.0.0.0"
                 )
             endpoint.listen(protocol_factory)
 
 
-class BoundTwistedRuntimeServerPlugin(RuntimeServerPlugin):  # type: ignore[misc]
+class BoundTwistedRuntimeServerPlugin(RuntimeServerPlugin):
     name = SERVER_NAME
 
     def load(self, *args: Any, **kwargs: Any) -> RuntimeServer:

@@ -10,7 +10,7 @@ good data.
 
 Stage Parquet columns (one row per good raw line, in file order): the 23 signals
 (float64, named by ``mhealth.core.schema.SIGNAL_COLUMNS``), ``activity_id`` (int32, 0..12),
-``subject_id`` (int32, from the file name) and ``sample_index`` (int64, the 0-based line
+``subject_id`` (int32, from the file name) and ``reading_index`` (int64, the 0-based line
 number in the source, so that timestamps stay right when a line is quarantined).
 
 Quarantine: JSON lines ``{"line_number": 1-based, "reason": str, "raw": str}``.
@@ -39,7 +39,7 @@ from mhealth.core.schema import (
     MIN_ACTIVITY_ID,
     RAW_COLUMNS,
     RAW_FIELD_COUNT,
-    SAMPLE_INDEX,
+    READING_INDEX,
     SIGNAL_COLUMNS,
     SUBJECT_ID,
     subject_id_from_name,
@@ -52,7 +52,7 @@ _STAGE_FIELDS: Final[list[pa.Field[Any]]] = [
     *(pa.field(name, pa.float64(), nullable=False) for name in SIGNAL_COLUMNS),
     pa.field(ACTIVITY_ID, pa.int32(), nullable=False),
     pa.field(SUBJECT_ID, pa.int32(), nullable=False),
-    pa.field(SAMPLE_INDEX, pa.int64(), nullable=False),
+    pa.field(READING_INDEX, pa.int64(), nullable=False),
 ]
 STAGE_SCHEMA: Final = pa.schema(_STAGE_FIELDS)
 
@@ -78,7 +78,7 @@ _CONVERT_OPTIONS: Final = pacsv.ConvertOptions(
 _WRITER_OPTIONS: Final[dict[str, Any]] = {
     "compression": "snappy",
     "use_dictionary": [ACTIVITY_ID, SUBJECT_ID],
-    "column_encoding": {SAMPLE_INDEX: "DELTA_BINARY_PACKED"},
+    "column_encoding": {READING_INDEX: "DELTA_BINARY_PACKED"},
 }
 
 
@@ -112,7 +112,7 @@ class QuarantinedLine:
 @dataclass(frozen=True)
 class _ParsedBlock:
     table: pa.Table  # raw columns of the good lines
-    sample_index: pa.Array[Any]  # int64, 0-based line numbers of those rows
+    reading_index: pa.Array[Any]  # int64, 0-based line numbers of those rows
     quarantined: list[QuarantinedLine]
     line_count: int
 
@@ -374,7 +374,7 @@ def _parse_careful(block: memoryview | bytes, start_line: int, line_count: int) 
     ]
     return _ParsedBlock(
         table=pa.table(columns),
-        sample_index=pa.array(good_rows.astype(np.int64) + start_line, type=pa.int64()),
+        reading_index=pa.array(good_rows.astype(np.int64) + start_line, type=pa.int64()),
         quarantined=quarantined,
         line_count=line_count,
     )
@@ -392,7 +392,7 @@ def _stage_table(parsed: _ParsedBlock, subject_id: int) -> pa.Table:
         parsed.table.column(name) for name in (*SIGNAL_COLUMNS, ACTIVITY_ID)
     ]
     columns.append(pa.repeat(pa.scalar(subject_id, pa.int32()), rows))
-    columns.append(parsed.sample_index)
+    columns.append(parsed.reading_index)
     return pa.Table.from_arrays(columns, schema=STAGE_SCHEMA)
 
 

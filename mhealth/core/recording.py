@@ -1,7 +1,7 @@
 """When samples happen: the recordings' assumed start and parsing of recording-start settings.
 
-The dataset has no clock: each line is one sample at 50 Hz (``SAMPLE_PERIOD_MICROS`` in
-``mhealth.core.schema``), so a timestamp is a start time plus ``sample_index`` periods.
+The dataset has no clock: each line is one sample at 50 Hz (``READING_PERIOD_MICROS`` in
+``mhealth.core.schema``), so a timestamp is a start time plus ``reading_index`` periods.
 """
 
 from __future__ import annotations

@@ -40,14 +40,14 @@ SIGNAL_COLUMNS: Final[tuple[str, ...]] = (
 ACTIVITY_ID: Final = "activity_id"
 #: Columns added by the conversion.
 SUBJECT_ID: Final = "subject_id"
-SAMPLE_INDEX: Final = "sample_index"
+READING_INDEX: Final = "reading_index"
 
 #: The raw fields, in file order.
 RAW_COLUMNS: Final[tuple[str, ...]] = (*SIGNAL_COLUMNS, ACTIVITY_ID)
 RAW_FIELD_COUNT: Final = len(RAW_COLUMNS)  # 24
 
 #: Stage Parquet columns: one row per raw line, in file order.
-STAGE_COLUMNS: Final[tuple[str, ...]] = (*RAW_COLUMNS, SUBJECT_ID, SAMPLE_INDEX)
+STAGE_COLUMNS: Final[tuple[str, ...]] = (*RAW_COLUMNS, SUBJECT_ID, READING_INDEX)
 
 #: Activity ids and the dataset README's own names for them.
 ACTIVITY_NAMES: Final[dict[int, str]] = {
@@ -69,8 +69,8 @@ MIN_ACTIVITY_ID: Final = min(ACTIVITY_NAMES)
 MAX_ACTIVITY_ID: Final = max(ACTIVITY_NAMES)
 
 #: Sampling: 50 Hz, so consecutive lines are 20 ms apart.
-SAMPLE_RATE_HZ: Final = 50
-SAMPLE_PERIOD_MICROS: Final = 1_000_000 // SAMPLE_RATE_HZ
+READING_RATE_HZ: Final = 50
+READING_PERIOD_MICROS: Final = 1_000_000 // READING_RATE_HZ
 
 #: Final table columns (the Glue Data Catalog table ``mhealth_db.mhealth``), in order,
 #: with their Hive/Athena types. ``user_id`` is the partition key.

@@ -29,7 +29,7 @@ import pyarrow.csv as pa_csv
 from mhealth.core.schema import (
     ACTIVITY_NAMES,
     RAW_FIELD_COUNT,
-    SAMPLE_RATE_HZ,
+    READING_RATE_HZ,
     SIGNAL_COLUMNS,
 )
 
@@ -302,7 +302,7 @@ def _fill_run(
 ) -> None:
     """Write one run's accelerometer, gyroscope and magnetometer columns into ``out[:, start:]``."""
     window = slice(start, start + rows)
-    t = (start + np.arange(rows, dtype=np.float64)) / SAMPLE_RATE_HZ
+    t = (start + np.arange(rows, dtype=np.float64)) / READING_RATE_HZ
     cadence = motion.cadence_hz * subject.pace * (1.0 + 0.03 * rng.normal())
     # A slow wobble of the phase keeps the rhythm from being a perfect sine.
     phase = 2 * np.pi * cadence * t + rng.uniform(0, 2 * np.pi) + 0.3 * np.sin(0.3 * t)
@@ -346,7 +346,7 @@ def _ecg(heart_bpm: FloatArray, subject: _Subject, rng: np.random.Generator) -> 
     """Two ECG leads (rows 0 and 1) with P, QRS and T waves at the given heart rate per row,
     baseline wander, noise and rare spikes up to ±8.6 mV."""
     rows = heart_bpm.size
-    beat = np.cumsum(heart_bpm / 60.0 / SAMPLE_RATE_HZ) + rng.uniform()
+    beat = np.cumsum(heart_bpm / 60.0 / READING_RATE_HZ) + rng.uniform()
     frac = beat - np.floor(beat)
     wave = (
         0.12 * np.exp(-(((frac - 0.15) / 0.035) ** 2))
@@ -354,7 +354,7 @@ def _ecg(heart_bpm: FloatArray, subject: _Subject, rng: np.random.Generator) -> 
         - 0.25 * np.exp(-(((frac - 0.34) / 0.02) ** 2))
         + 0.3 * np.exp(-(((frac - 0.58) / 0.06) ** 2))
     )
-    t = np.arange(rows, dtype=np.float64) / SAMPLE_RATE_HZ
+    t = np.arange(rows, dtype=np.float64) / READING_RATE_HZ
     leads = np.empty((2, rows))
     for lead, gain in enumerate(subject.ecg_gain):
         wander = 0.06 * np.sin(2 * np.pi * 0.2 * t + rng.uniform(0, 2 * np.pi))
@@ -393,7 +393,7 @@ def subject_signals(
         heart[start : start + length] = motion.heart_bpm + body.heart_offset
         start += length
     # Heart rate follows effort with a lag of a few seconds rather than jumping between runs.
-    lag = 5 * SAMPLE_RATE_HZ
+    lag = 5 * READING_RATE_HZ
     kernel = np.ones(lag) / lag
     heart = np.convolve(np.pad(heart, (lag - 1, 0), mode="edge"), kernel, mode="valid")
     signals[[_COLUMN["ecg_lead_1"], _COLUMN["ecg_lead_2"]]] = _ecg(heart, body, rng)
@@ -470,7 +470,7 @@ def readme_text(scale: float = DEFAULT_SCALE, seed: int = DEFAULT_SEED) -> str:
         "Repository dataset 319 (2014), licensed CC BY 4.0.",
         "",
         f"Files: {log_name(1)} ... {log_name(len(SUBJECTS))}, one per subject.",
-        f"Each line is one sample at {SAMPLE_RATE_HZ} Hz: {RAW_FIELD_COUNT} TAB-separated fields,",
+        f"Each line is one sample at {READING_RATE_HZ} Hz: {RAW_FIELD_COUNT} TAB-separated fields,",
         "no header, no timestamp column.",
         f"Generated with scale {scale:g} and seed {seed}. At scale 1 the row counts per subject",
         "and per activity equal the original's; smaller scales shrink each count proportionally.",

@@ -19,8 +19,8 @@ from mhealth.core.schema import (
     ACTIVITY_ID,
     ACTIVITY_NAMES,
     FINAL_DATA_COLUMNS,
-    SAMPLE_INDEX,
-    SAMPLE_PERIOD_MICROS,
+    READING_INDEX,
+    READING_PERIOD_MICROS,
     SENSOR_SOURCES,
     SUBJECT_ID,
     USER_ID,
@@ -38,11 +38,11 @@ def activity_name(activity_id: Column) -> Column:
     return F.element_at(names, activity_id.cast("int"))
 
 
-def sample_timestamp(sample_index: Column, recording_start: datetime) -> Column:
-    """``recording_start + sample_index × 20 ms``, exact to the microsecond."""
+def sample_timestamp(reading_index: Column, recording_start: datetime) -> Column:
+    """``recording_start + reading_index × 20 ms``, exact to the microsecond."""
     start_micros = int(recording_start.timestamp()) * 1_000_000 + recording_start.microsecond
     return F.timestamp_micros(
-        F.lit(start_micros) + sample_index.cast("long") * SAMPLE_PERIOD_MICROS
+        F.lit(start_micros) + reading_index.cast("long") * READING_PERIOD_MICROS
     )
 
 
@@ -51,6 +51,6 @@ def to_final(stage: DataFrame, recording_start: datetime) -> DataFrame:
     return stage.select(
         F.col(SUBJECT_ID).cast("string").alias(USER_ID),
         activity_name(F.col(ACTIVITY_ID)).alias("activity"),
-        sample_timestamp(F.col(SAMPLE_INDEX), recording_start).alias("timestamp"),
+        sample_timestamp(F.col(READING_INDEX), recording_start).alias("timestamp"),
         *(F.col(source).cast("double").alias(name) for name, source in SENSOR_SOURCES.items()),
     )

@@ -431,7 +431,7 @@ def test_convert_handler_counts_rows_and_quarantines_bad_lines(
     table = pq.read_table(io.BytesIO(object_bytes(s3, bucket, "stage/mHealth_subject2.parquet")))
     assert table.num_rows == 40
     assert set(table.column("subject_id").to_pylist()) == {2}
-    assert table.column("sample_index").to_pylist() == list(range(40))
+    assert table.column("reading_index").to_pylist() == list(range(40))
     assert table.column("activity_id").to_pylist() == [row % 13 for row in range(40)]
     quarantined = [
         json.loads(line)

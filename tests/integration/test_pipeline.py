@@ -1,9 +1,10 @@
 """The whole chain on the local AWS: serverless.yml deployed with sls, the state machine run
 end to end, and the processed table checked through Athena.
 
-The stack is deployed once for this module. Tests run in file order: the first run
-builds the table, later ones rerun it, start it as the schedule does, and break one part
-at a time (credentials, a raw file, the Glue job), putting it back afterwards.
+The stack is deployed and the pipeline run once for this module (``pipeline``), so each test
+runs alone and in any order. A test that breaks one part (credentials, a raw file, the Glue
+job) puts it back and runs the pipeline again before it ends (``restore_clean_run``), so the
+next test finds the table as a clean run leaves it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from typing import Any
 
 import pytest
 
-from mhealth.core.schema import ACTIVITY_NAMES
 from mhealth.local.config import LocalConfig
 from mhealth.local.deploy import PublishedDataset, deploy, publish_sample
 from mhealth.local.kaggle_standin import publish_dataset
@@ -29,6 +29,7 @@ from mhealth.ops.deployment import Deployment, load_deployment
 from mhealth.ops.execution import ExecutionOutcome, follow_execution, start_execution
 from mhealth.ops.query import QueryResult, run_query
 from mhealth.settings import DEFAULT_KAGGLE_DATASET
+from tests.published import ACTIVITY_LABELS
 
 SCALE = 0.02
 SEED = 7
@@ -68,19 +69,34 @@ class Pipeline:
         return data.decode("ascii").splitlines()
 
 
+def _assert_succeeded(outcome: ExecutionOutcome) -> None:
+    assert outcome.status == "SUCCEEDED", f"{outcome.failed_step}: {outcome.error}: {outcome.cause}"
+
+
 @pytest.fixture(scope="module")
 def pipeline(local_aws: LocalConfig, aws_client: AwsClient) -> Pipeline:
+    """The local stage deployed, with the synthetic dataset published and run once."""
     dataset = publish_sample(local_aws, scale=SCALE, seed=SEED)
     deploy(local_aws, report=lambda message: print(f"[deploy] {message}"))
     deployment = load_deployment(aws_client("cloudformation"), "local")
-    return Pipeline(local_aws, deployment, dataset, aws_client)
+    ready = Pipeline(local_aws, deployment, dataset, aws_client)
+    _assert_succeeded(ready.run())
+    return ready
+
+
+@pytest.fixture
+def restore_clean_run(pipeline: Pipeline) -> Iterator[None]:
+    """For tests that break one part and put it back: a clean run afterwards, so the table and
+    raw/ are as the module's first run left them whatever runs next."""
+    yield
+    _assert_succeeded(pipeline.run())
 
 
 def _expected_rows_by_activity() -> dict[str, int]:
     totals: Counter[str] = Counter()
     for labels in count_table(SCALE).values():
         for label, rows in labels.items():
-            totals[ACTIVITY_NAMES[label]] += rows
+            totals[ACTIVITY_LABELS[label]] += rows
     return dict(totals)
 
 
@@ -110,7 +126,7 @@ def _processed_keys(pipeline: Pipeline) -> list[str]:
 def test_full_run_succeeds_and_reports_every_step(pipeline: Pipeline) -> None:
     outcome = pipeline.run()
 
-    assert outcome.status == "SUCCEEDED", f"{outcome.failed_step}: {outcome.error}: {outcome.cause}"
+    _assert_succeeded(outcome)
     assert {"Download", "Convert", "Transform"} <= set(outcome.step_seconds)
     output = outcome.output
     assert sorted(output["download"]["raw_keys"]) == sorted(
@@ -165,7 +181,7 @@ def test_chosen_rows_carry_exact_timestamps_and_sensor_values(
 
     assert len(result.rows) == 1
     activity, timestamp, *sensors = result.rows[0]
-    assert activity == ACTIVITY_NAMES[int(fields[23])]
+    assert activity == ACTIVITY_LABELS[int(fields[23])]
     assert timestamp is not None and _timestamp(timestamp) == expected_time
     assert [float(value or "nan") for value in sensors] == [float(f) for f in fields[:3]]
 
@@ -248,7 +264,7 @@ def failure_messages(pipeline: Pipeline, unique_name: Callable[[str], str]) -> I
 
 
 def test_wrong_kaggle_credentials_fail_at_download_and_notify(
-    pipeline: Pipeline, failure_messages: Callable[[], list[str]]
+    pipeline: Pipeline, failure_messages: Callable[[], list[str]], restore_clean_run: None
 ) -> None:
     secrets = pipeline.aws("secretsmanager")
     name = pipeline.deployment.kaggle_secret_name
@@ -270,7 +286,9 @@ def test_wrong_kaggle_credentials_fail_at_download_and_notify(
     assert "KaggleAuthError" in messages[0]
 
 
-def test_malformed_lines_are_quarantined_and_counted(pipeline: Pipeline, tmp_path: Path) -> None:
+def test_malformed_lines_are_quarantined_and_counted(
+    pipeline: Pipeline, tmp_path: Path, restore_clean_run: None
+) -> None:
     original_zip = pipeline.dataset.zip_path.read_bytes()
     broken_zip = tmp_path / "mhealth-dataset-data-set.zip"
     bad_lines = ["1.0\t2.0\t3.0", "\t".join(["x"] * 24), "\t".join(["0.5"] * 23 + ["99"])]
@@ -315,7 +333,9 @@ def test_malformed_lines_are_quarantined_and_counted(pipeline: Pipeline, tmp_pat
     assert [r["raw"] for r in records] == bad_lines
 
 
-def test_failing_glue_job_fails_the_execution_with_glues_message(pipeline: Pipeline) -> None:
+def test_failing_glue_job_fails_the_execution_with_glues_message(
+    pipeline: Pipeline, restore_clean_run: None
+) -> None:
     glue = pipeline.aws("glue")
     job = glue.get_job(JobName=pipeline.deployment.glue_job)["Job"]
     update = {

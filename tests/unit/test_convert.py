@@ -36,13 +36,28 @@ def test_convert_clean_file_keeps_every_row_with_exact_values(tmp_path: Path) ->
     assert (result.rows_in, result.rows_written, result.rows_quarantined) == (4, 4, 0)
     table = pq.read_table(tmp_path / "mHealth_subject1.parquet")
     assert table.schema.equals(STAGE_SCHEMA)
-    assert tuple(table.column_names) == STAGE_COLUMNS
+    # Written out by hand: the 24 raw fields in the dataset README's order, then ours.
+    assert table.column_names == [
+        *("chest_acc_x", "chest_acc_y", "chest_acc_z", "ecg_lead_1", "ecg_lead_2"),
+        *("ankle_acc_x", "ankle_acc_y", "ankle_acc_z", "ankle_gyro_x", "ankle_gyro_y"),
+        *("ankle_gyro_z", "ankle_mag_x", "ankle_mag_y", "ankle_mag_z"),
+        *("arm_acc_x", "arm_acc_y", "arm_acc_z", "arm_gyro_x", "arm_gyro_y", "arm_gyro_z"),
+        *("arm_mag_x", "arm_mag_y", "arm_mag_z"),
+        *("activity_id", "subject_id", "reading_index"),
+    ]
+    assert [str(table.schema.field(i).type) for i in (0, 22, 23, 24, 25)] == [
+        "double",
+        "double",
+        "int32",
+        "int32",
+        "int64",
+    ]
     rows = table.to_pylist()
     for k, row in enumerate(rows):
         assert [row[name] for name in STAGE_COLUMNS[:23]] == _signals(k)
         assert row["activity_id"] == k % 13
         assert row["subject_id"] == 1
-        assert row["sample_index"] == k
+        assert row["reading_index"] == k
     assert not (tmp_path / "mHealth_subject1.quarantine.jsonl").exists()
 
 
@@ -57,9 +72,9 @@ def test_convert_quarantines_each_malformed_line_with_its_reason(tmp_path: Path)
         "activity label out of range": 1,
     }
     table = pq.read_table(tmp_path / "mHealth_subject2.parquet").to_pylist()
-    # CRLF, trailing spaces and a trailing TAB are tolerated; sample_index keeps the line
+    # CRLF, trailing spaces and a trailing TAB are tolerated; reading_index keeps the line
     # position, so the row after the quarantined ones is still sample 8.
-    assert [row["sample_index"] for row in table] == [0, 1, 2, 8]
+    assert [row["reading_index"] for row in table] == [0, 1, 2, 8]
     assert [row["activity_id"] for row in table] == [0, 1, 2, 3]
     assert [row["chest_acc_x"] for row in table] == [-9.8, -9.7, -9.6, -9.5]
     assert {row["subject_id"] for row in table} == {2}

@@ -50,5 +50,5 @@ def test_convert_keeps_line_numbers_when_a_line_is_longer_than_a_block() -> None
     data = (good * 3 + long_bad + good * 2).encode()
     rows_written, rows_quarantined, rows, quarantine = _convert(io.BytesIO(data), 256)
     assert (rows_written, rows_quarantined) == (5, 1)
-    assert [row["sample_index"] for row in rows] == [0, 1, 2, 4, 5]
+    assert [row["reading_index"] for row in rows] == [0, 1, 2, 4, 5]
     assert b'"line_number": 4' in quarantine

@@ -15,40 +15,14 @@ import pyarrow.csv as pa_csv
 import pytest
 
 from mhealth.cli import sample as sample_command
-from mhealth.core.schema import ACTIVITY_ID, ACTIVITY_NAMES, RAW_COLUMNS, SIGNAL_COLUMNS
+from mhealth.core.schema import ACTIVITY_ID, RAW_COLUMNS, SIGNAL_COLUMNS
 from mhealth.local import synthetic as sample
+from tests import published
 
-# The published figures (the dataset's README and UCI page, dataset 319), written out here
-# rather than imported, so the tests check the generator against the source, not itself.
-PUBLISHED_TOTAL = 1_215_745
-PUBLISHED_PER_SUBJECT = {
-    1: 161_280,
-    2: 130_561,
-    3: 122_112,
-    4: 116_736,
-    5: 119_808,
-    6: 98_304,
-    7: 104_448,
-    8: 129_024,
-    9: 135_168,
-    10: 98_304,
-}
-PUBLISHED_PER_LABEL = {
-    0: 872_550,
-    **dict.fromkeys((1, 2, 3, 4, 5, 9, 10, 11), 30_720),
-    6: 28_315,
-    7: 29_441,
-    8: 29_337,
-    12: 10_342,
-}
-PUBLISHED_SUBJECT_10 = {
-    **dict.fromkeys((1, 2, 3, 4, 5, 9, 10, 11), 3_072),
-    0: 64_614,
-    6: 2_458,
-    7: 2_765,
-    8: 2_867,
-    12: 1_024,
-}
+PUBLISHED_TOTAL = published.TOTAL_ROWS
+PUBLISHED_PER_SUBJECT = published.ROWS_PER_SUBJECT
+PUBLISHED_PER_LABEL = published.ROWS_PER_LABEL
+PUBLISHED_SUBJECT_10 = published.ROWS_PER_LABEL_SUBJECT_10
 LOG_NAMES = [f"mHealth_subject{n}.log" for n in range(1, 11)]
 SMALL_SCALE = 0.01
 SMALL_SEED = 7
@@ -222,7 +196,7 @@ def test_readme_is_latin_1_and_says_the_data_is_synthetic(
     assert "SYNTHETIC" in text
     assert "CC BY 4.0" in text and "Banos" in text
     assert all(name in text for name in SIGNAL_COLUMNS)
-    assert all(name in text for name in ACTIVITY_NAMES.values())
+    assert all(name in text for name in published.ACTIVITY_LABELS.values())
 
 
 def test_zip_holds_the_logs_and_readme_under_mhealthdataset_like_kaggle(

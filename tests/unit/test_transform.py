@@ -12,10 +12,11 @@ import pytest
 
 from mhealth.convert.logs import STAGE_SCHEMA
 from mhealth.core.recording import parse_recording_start
-from mhealth.core.schema import ACTIVITY_NAMES, SIGNAL_COLUMNS
+from mhealth.core.schema import SIGNAL_COLUMNS
 from mhealth.transform.dataframe import FINAL_COLUMNS, to_final
 from mhealth.transform.job import JobSettings, transform_location
 from mhealth.transform.spark_io import NativeSparkIO
+from tests.published import ACTIVITY_LABELS
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -26,14 +27,14 @@ START = datetime(2014, 1, 1, tzinfo=UTC)
 
 
 def _stage_rows(subject: int, samples: list[tuple[int, int]]) -> pa.Table:
-    """Stage rows for ``(sample_index, activity_id)`` pairs; chest X/Y/Z encode the index."""
+    """Stage rows for ``(reading_index, activity_id)`` pairs; chest X/Y/Z encode the index."""
     columns: dict[str, list[object]] = {name: [] for name in STAGE_SCHEMA.names}
     for index, activity in samples:
         for position, name in enumerate(SIGNAL_COLUMNS):
             columns[name].append(index + position / 10)
         columns["activity_id"].append(activity)
         columns["subject_id"].append(subject)
-        columns["sample_index"].append(index)
+        columns["reading_index"].append(index)
     return pa.table(columns, schema=STAGE_SCHEMA)
 
 
@@ -75,7 +76,7 @@ def test_to_final_maps_names_timestamps_and_sensors_cell_by_cell(
 def test_every_activity_id_maps_to_the_dataset_name(spark: SparkSession, tmp_path: Path) -> None:
     stage = _stage_frame(spark, tmp_path, 1, [(i, i) for i in range(13)])
     names = [row["activity"] for row in to_final(stage, START).orderBy("timestamp").collect()]
-    assert names == [ACTIVITY_NAMES[i] for i in range(13)]
+    assert names == [ACTIVITY_LABELS[i] for i in range(13)]
 
 
 def test_final_schema_types(spark: SparkSession, tmp_path: Path) -> None:

@@ -79,7 +79,7 @@ def _columns(raw: Iterable[Mapping[str, Any]]) -> tuple[Column, ...]:
 
 def _is_not_found(error: Exception) -> bool:
     code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
-    return code == "EntityNotFoundException"
+    return bool(code == "EntityNotFoundException")
 
 
 def database_exists(glue: GlueCatalog, database: str) -> bool:

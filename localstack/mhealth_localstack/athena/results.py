@@ -195,7 +195,7 @@ def _interval_text(value: pa.MonthDayNano, *, year_to_month: bool) -> str:
 
 
 def _is_year_to_month(value: pa.MonthDayNano) -> bool:
-    return value.months != 0 and value.days == 0 and value.nanoseconds == 0
+    return bool(value.months != 0 and value.days == 0 and value.nanoseconds == 0)
 
 
 def _format_intervals(array: pa.Array) -> pa.Array:

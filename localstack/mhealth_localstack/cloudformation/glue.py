@@ -346,8 +346,10 @@ class GlueJobProvider(GlueResourceProvider):
     def update_request(self, request: ResourceRequest[Properties]) -> GlueRequest:
         model = request.desired_state
         name = model.get("Name") or (request.previous_state or {}).get("Name")
+        if not name:
+            raise ValueError("AWS::Glue::Job update without a Name in the new or previous state")
         job_update = {key: value for key, value in model.items() if key not in {"Name", "Tags"}}
-        return GlueRequest({"JobName": name, "JobUpdate": job_update}, name)
+        return GlueRequest({"JobName": name, "JobUpdate": job_update}, str(name))
 
 
 # -- plugins (entry points in pyproject.toml) ----------------------------------------------------

@@ -40,6 +40,7 @@ from localstack.services.lambda_.invocation.runtime_executor import (
 from werkzeug import Request
 
 from localstack import config
+from mhealth_localstack import gateway
 
 LOG = logging.getLogger(__name__)
 
@@ -220,7 +221,7 @@ class HostProcessRuntimeExecutor(RuntimeExecutor):
             tmp_dir=str(tmp_dir),
             home_dir=str(home_dir),
             runtime_dir=str(RUNTIME_SCRIPT.parent),
-            endpoint_url=f"http://{self.get_endpoint_from_executor()}:{config.GATEWAY_LISTEN[0].port}",
+            endpoint_url=gateway.edge_url(),
             inherited=os.environ,
         )
         command = [
@@ -252,7 +253,7 @@ class HostProcessRuntimeExecutor(RuntimeExecutor):
         threading.Thread(
             target=self._watch_process, name=f"lambda-env-{self.id[:8]}", daemon=True
         ).start()
-        self.executor_endpoint.wait_for_startup()
+        self.executor_endpoint.wait_for_startup()  # type: ignore[no-untyped-call]
 
     def _watch_process(self) -> None:
         """Fail fast when the environment's process dies, instead of waiting for timeouts."""
@@ -298,15 +299,12 @@ class HostProcessRuntimeExecutor(RuntimeExecutor):
         return "127.0.0.1"
 
     def get_endpoint_from_executor(self) -> str:
-        host = config.GATEWAY_LISTEN[0].host
-        # A wildcard bind is reachable on loopback; processes share the host's network.
-        return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        # Function processes share the host's network: the gateway as this host reaches it.
+        return gateway.edge_hostname()
 
     def get_runtime_endpoint(self) -> str:
-        return (
-            f"http://{self.get_endpoint_from_executor()}:{config.GATEWAY_LISTEN[0].port}"
-            f"{self.executor_endpoint.get_endpoint_prefix()}"
-        )
+        prefix = self.executor_endpoint.get_endpoint_prefix()  # type: ignore[no-untyped-call]
+        return f"{gateway.edge_url()}{prefix}"
 
     # -- invocations ---------------------------------------------------------------------------
 
@@ -335,8 +333,9 @@ class HostProcessRuntimeExecutor(RuntimeExecutor):
         if function_version.config.code:
             function_version.config.code.prepare_for_execution()
         for layer in function_version.config.layers or []:
-            if getattr(layer, "code", None) is not None:
-                layer.code.prepare_for_execution()
+            layer_code = getattr(layer, "code", None)
+            if layer_code is not None:
+                layer_code.prepare_for_execution()
 
     @classmethod
     def cleanup_version(cls, function_version: FunctionVersion) -> None:
