@@ -13,10 +13,11 @@ are rounded to 5 significant digits with at most 6 decimals, like the real files
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -291,21 +292,38 @@ def _rotate(
     return x * cos - z * sin, np.full_like(angle, y), x * sin + z * cos
 
 
-def _fill_run(
+@dataclass(frozen=True)
+class _Run:
+    """One run of a subject's recording: its label, where it starts and its own rhythm."""
+
+    label: int
+    start: int  # index of its first reading in the subject's file
+    rows: int
+    cadence_hz: float
+    phase: float  # rad: where the periodic motion starts
+
+    @property
+    def end(self) -> int:
+        return self.start + self.rows
+
+
+def _fill_rows(
     out: FloatArray,
     *,
-    start: int,
+    at: int,
+    first: int,
     rows: int,
-    motion: _Motion,
+    run: _Run,
     subject: _Subject,
     rng: np.random.Generator,
 ) -> None:
-    """Write one run's accelerometer, gyroscope and magnetometer columns into ``out[:, start:]``."""
-    window = slice(start, start + rows)
-    t = (start + np.arange(rows, dtype=np.float64)) / READING_RATE_HZ
-    cadence = motion.cadence_hz * subject.pace * (1.0 + 0.03 * rng.normal())
+    """Write readings ``first .. first + rows`` of one run (accelerometer, gyroscope and
+    magnetometer columns) into ``out[:, at : at + rows]``."""
+    motion = _MOTIONS[run.label]
+    window = slice(at, at + rows)
+    t = (first + np.arange(rows, dtype=np.float64)) / READING_RATE_HZ
     # A slow wobble of the phase keeps the rhythm from being a perfect sine.
-    phase = 2 * np.pi * cadence * t + rng.uniform(0, 2 * np.pi) + 0.3 * np.sin(0.3 * t)
+    phase = 2 * np.pi * run.cadence_hz * t + run.phase + 0.3 * np.sin(0.3 * t)
     cycle = 0.5 - 0.5 * np.cos(phase)  # 0..1 once per cycle
     for index, sensor in enumerate(_SENSORS):
         angle = subject.tilt[index] + motion.posture[index] + motion.swing[index] * cycle
@@ -342,11 +360,30 @@ def _fill_run(
     np.clip(arm_z, *_ARM_MAG_Z_RANGE, out=arm_z)
 
 
-def _ecg(heart_bpm: FloatArray, subject: _Subject, rng: np.random.Generator) -> FloatArray:
-    """Two ECG leads (rows 0 and 1) with P, QRS and T waves at the given heart rate per row,
-    baseline wander, noise and rare spikes up to ±8.6 mV."""
-    rows = heart_bpm.size
-    beat = np.cumsum(heart_bpm / 60.0 / READING_RATE_HZ) + rng.uniform()
+class _Ecg:
+    """Two ECG leads written block by block: the beat phase and the wander carry over."""
+
+    def __init__(self, subject: _Subject, rng: np.random.Generator) -> None:
+        self._subject = subject
+        self._beat = rng.uniform()
+        self._wander_phase = rng.uniform(0, 2 * np.pi, size=2)
+
+    def block(self, heart_bpm: FloatArray, first: int, rng: np.random.Generator) -> FloatArray:
+        """Leads (rows 0 and 1) for readings ``first ..``: P, QRS and T waves at the given
+        heart rate per reading, baseline wander, noise and rare spikes up to ±8.6 mV."""
+        beat = self._beat + np.cumsum(heart_bpm / 60.0 / READING_RATE_HZ)
+        self._beat = float(beat[-1])
+        return _ecg_leads(beat, first, self._subject, self._wander_phase, rng)
+
+
+def _ecg_leads(
+    beat: FloatArray,
+    first: int,
+    subject: _Subject,
+    wander_phase: FloatArray,
+    rng: np.random.Generator,
+) -> FloatArray:
+    rows = beat.size
     frac = beat - np.floor(beat)
     wave = (
         0.12 * np.exp(-(((frac - 0.15) / 0.035) ** 2))
@@ -354,10 +391,10 @@ def _ecg(heart_bpm: FloatArray, subject: _Subject, rng: np.random.Generator) -> 
         - 0.25 * np.exp(-(((frac - 0.34) / 0.02) ** 2))
         + 0.3 * np.exp(-(((frac - 0.58) / 0.06) ** 2))
     )
-    t = np.arange(rows, dtype=np.float64) / READING_RATE_HZ
+    t = (first + np.arange(rows, dtype=np.float64)) / READING_RATE_HZ
     leads = np.empty((2, rows))
     for lead, gain in enumerate(subject.ecg_gain):
-        wander = 0.06 * np.sin(2 * np.pi * 0.2 * t + rng.uniform(0, 2 * np.pi))
+        wander = 0.06 * np.sin(2 * np.pi * 0.2 * t + wander_phase[lead])
         leads[lead] = gain * wave + wander + rng.normal(0.0, 0.025, rows)
         spikes = np.flatnonzero(rng.random(rows) < _ECG_SPIKE_RATE)
         leads[lead, spikes] = rng.choice([-1.0, 1.0], spikes.size) * rng.uniform(
@@ -367,37 +404,87 @@ def _ecg(heart_bpm: FloatArray, subject: _Subject, rng: np.random.Generator) -> 
     return leads
 
 
-def subject_signals(
-    subject: int, counts: Mapping[int, int], seed: int = DEFAULT_SEED
-) -> tuple[npt.NDArray[np.int8], FloatArray]:
-    """One subject's synthetic recording: labels (rows,) and signals (23, rows), in file order.
+#: Readings generated, rounded and formatted at a time: memory stays flat at any scale.
+BLOCK_ROWS: Final = 65_536
+#: Heart rate follows effort with a lag of a few seconds rather than jumping between runs.
+_HEART_LAG: Final = 5 * READING_RATE_HZ
 
-    Signals are one row per column of ``SIGNAL_COLUMNS``, already rounded like the real files.
-    The same (subject, counts, seed) always gives the same arrays.
+
+def _plan_runs(
+    runs: list[tuple[int, int]], subject: _Subject, rng: np.random.Generator
+) -> list[_Run]:
+    plan, start = [], 0
+    for label, rows in runs:
+        cadence = _MOTIONS[label].cadence_hz * subject.pace * (1.0 + 0.03 * rng.normal())
+        plan.append(_Run(label, start, rows, cadence, float(rng.uniform(0, 2 * np.pi))))
+        start += rows
+    return plan
+
+
+def subject_blocks(
+    subject: int,
+    counts: Mapping[int, int],
+    seed: int = DEFAULT_SEED,
+    block_rows: int = BLOCK_ROWS,
+) -> Iterator[tuple[npt.NDArray[np.int8], FloatArray]]:
+    """One subject's synthetic recording as consecutive blocks of at most ``block_rows``
+    readings: labels (n,) and signals (23, n), in file order, rounded like the real files.
+
+    Signals are one row per column of ``SIGNAL_COLUMNS``. The same (subject, counts, seed,
+    block_rows) always gives the same values; memory depends on ``block_rows``, not on scale.
     """
     if seed < 0:
         raise ValueError(f"seed must be 0 or more, got {seed}")
     rng = np.random.default_rng([seed, subject])
     body = _make_subject(rng)
-    runs = subject_runs(counts, rng)
-    rows = sum(length for _, length in runs)
-    labels = np.repeat(
-        np.array([label for label, _ in runs], dtype=np.int8), [length for _, length in runs]
+    plan = _plan_runs(subject_runs(counts, rng), body, rng)
+    ecg = _Ecg(body, rng)
+    kernel = np.ones(_HEART_LAG) / _HEART_LAG
+    heart_tail: FloatArray | None = None  # the last _HEART_LAG - 1 raw heart rates
+    total = plan[-1].end if plan else 0
+    leads = [_COLUMN["ecg_lead_1"], _COLUMN["ecg_lead_2"]]
+    for first in range(0, total, block_rows):
+        last = min(total, first + block_rows)
+        rows = last - first
+        labels = np.empty(rows, dtype=np.int8)
+        signals = np.zeros((len(SIGNAL_COLUMNS), rows))
+        heart = np.empty(rows)
+        for run in plan:
+            begin, end = max(run.start, first), min(run.end, last)
+            if begin >= end:
+                continue
+            window = slice(begin - first, end - first)
+            labels[window] = run.label
+            heart[window] = _MOTIONS[run.label].heart_bpm + body.heart_offset
+            _fill_rows(
+                signals,
+                at=begin - first,
+                first=begin,
+                rows=end - begin,
+                run=run,
+                subject=body,
+                rng=rng,
+            )
+        if heart_tail is None:
+            heart_tail = np.full(_HEART_LAG - 1, heart[0])
+        padded = np.concatenate([heart_tail, heart])
+        heart_tail = padded[-(_HEART_LAG - 1) :]
+        smoothed = np.convolve(padded, kernel, mode="valid")
+        signals[leads] = ecg.block(smoothed, first, rng)
+        yield labels, round_like_real(signals)
+
+
+def subject_signals(
+    subject: int, counts: Mapping[int, int], seed: int = DEFAULT_SEED
+) -> tuple[npt.NDArray[np.int8], FloatArray]:
+    """One subject's whole recording at once (for small scales): labels and signals."""
+    blocks = list(subject_blocks(subject, counts, seed))
+    if not blocks:
+        return np.empty(0, dtype=np.int8), np.zeros((len(SIGNAL_COLUMNS), 0))
+    return (
+        np.concatenate([labels for labels, _ in blocks]),
+        np.concatenate([signals for _, signals in blocks], axis=1),
     )
-    signals = np.zeros((len(SIGNAL_COLUMNS), rows))
-    heart = np.empty(rows)
-    start = 0
-    for label, length in runs:
-        motion = _MOTIONS[label]
-        _fill_run(signals, start=start, rows=length, motion=motion, subject=body, rng=rng)
-        heart[start : start + length] = motion.heart_bpm + body.heart_offset
-        start += length
-    # Heart rate follows effort with a lag of a few seconds rather than jumping between runs.
-    lag = 5 * READING_RATE_HZ
-    kernel = np.ones(lag) / lag
-    heart = np.convolve(np.pad(heart, (lag - 1, 0), mode="edge"), kernel, mode="valid")
-    signals[[_COLUMN["ecg_lead_1"], _COLUMN["ecg_lead_2"]]] = _ecg(heart, body, rng)
-    return labels, round_like_real(signals)
 
 
 def round_like_real(values: FloatArray) -> FloatArray:
@@ -447,7 +534,7 @@ def subject_log(subject: int, scale: float = DEFAULT_SCALE, seed: int = DEFAULT_
     if subject not in _FULL_COUNTS:
         raise ValueError(f"subject must be one of {SUBJECTS}, got {subject}")
     counts = count_table(scale)[subject]
-    return format_log(*subject_signals(subject, counts, seed))
+    return b"".join(format_log(*block) for block in subject_blocks(subject, counts, seed))
 
 
 _UNITS: Final[Mapping[str, str]] = {"acc": "m/s²", "ecg": "mV", "gyro": "deg/s", "mag": "local"}
@@ -511,11 +598,44 @@ class SampleResult:
 _ZIP_DATE_TIME: Final = (2014, 1, 1, 0, 0, 0)
 
 
-def _zip_member(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
+def _zip_info(name: str) -> zipfile.ZipInfo:
     info = zipfile.ZipInfo(archive_member(name), date_time=_ZIP_DATE_TIME)
     info.external_attr = 0o644 << 16
-    # Level 1: the logs are ~200 MB and the archive is a stand-in, so speed beats size.
-    archive.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=1)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    # Level 1 (speed over size, the archive is a stand-in). A ZipInfo handed to open() or
+    # writestr() keeps its own level, which only this attribute sets in Python 3.12.
+    info._compresslevel = 1  # type: ignore[attr-defined]
+    return info
+
+
+def _zip_member(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
+    archive.writestr(_zip_info(name), data)
+
+
+def _write_log(
+    path: Path,
+    archive: zipfile.ZipFile | None,
+    subject: int,
+    counts: Mapping[int, int],
+    seed: int,
+) -> int:
+    """Stream one subject's log, block by block, to ``path`` and (if given) into the archive;
+    returns its rows."""
+    rows = 0
+    with contextlib.ExitStack() as stack:
+        file = stack.enter_context(path.open("wb"))
+        member = (
+            stack.enter_context(archive.open(_zip_info(path.name), "w", force_zip64=True))
+            if archive is not None
+            else None
+        )
+        for labels, signals in subject_blocks(subject, counts, seed):
+            text = format_log(labels, signals)
+            file.write(text)
+            if member is not None:
+                member.write(text)
+            rows += int(labels.size)
+    return rows
 
 
 def write_sample(
@@ -547,14 +667,9 @@ def write_sample(
             _zip_member(archive, README_NAME, readme)
         counts = count_table(scale)
         for subject in SUBJECTS:
-            labels, signals = subject_signals(subject, counts[subject], seed)
-            text = format_log(labels, signals)
             path = dataset / log_name(subject)
-            path.write_bytes(text)
-            if archive is not None:
-                _zip_member(archive, log_name(subject), text)
+            rows_by_subject[subject] = _write_log(path, archive, subject, counts[subject], seed)
             log_paths.append(path)
-            rows_by_subject[subject] = int(labels.size)
     finally:
         if archive is not None:
             archive.close()

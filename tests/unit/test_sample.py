@@ -316,3 +316,17 @@ def test_full_size_files_hold_exactly_the_published_rows_per_subject_and_label(
     assert per_subject == PUBLISHED_PER_SUBJECT
     assert dict(per_label) == PUBLISHED_PER_LABEL
     assert result.rows == PUBLISHED_TOTAL
+
+
+def test_generator_streams_each_subject_in_bounded_blocks() -> None:
+    counts = sample.count_table(0.2)[1]
+    sizes = [
+        labels.size
+        for labels, signals in sample.subject_blocks(1, counts, SMALL_SEED, block_rows=5_000)
+        if signals.shape == (23, labels.size)
+    ]
+    assert max(sizes) == 5_000
+    assert sum(sizes) == sum(counts.values())
+    # Each of the 13 counts is rounded on its own: within 13 rows of 0.2 × 161,280.
+    assert abs(sum(sizes) - 32_256) <= 13
+    assert all(size == 5_000 for size in sizes[:-1])
