@@ -102,13 +102,14 @@ def run(repeats: int) -> dict[str, Any]:
         spark.stop()
     if written != rows:
         raise RuntimeError(f"the job wrote {written:,} rows from {rows:,} stage rows")
+    # Medians of whole job runs. The gate is the tightest floor: the same columns read and
+    # written, partitioned the same way, with no computation.
     result: dict[str, Any] = {
-        "ratio_to_readwrite_baseline": ratio(timings["job"].best, timings["floor"].best),
-        "ratio_to_readwrite_baseline_median": ratio(timings["job"].median, timings["floor"].median),
+        "ratio_to_tightest_floor": ratio(timings["job"].median, timings["floor_projected"].median),
         "ratio_to_partitioned_readwrite": ratio(
-            timings["job"].best, timings["floor_partitioned"].best
+            timings["job"].median, timings["floor_partitioned"].median
         ),
-        "ratio_to_projected_readwrite": ratio(timings["job"].best, timings["floor_projected"].best),
+        "ratio_to_readwrite_all_columns": ratio(timings["job"].median, timings["floor"].median),
         "rows": rows,
         "spark_cores": cores,
         "repeats": repeats,
@@ -116,7 +117,7 @@ def run(repeats: int) -> dict[str, Any]:
     for name, timing in timings.items():
         result[name] = {
             **timing.as_dict(),
-            "rows_per_s": round(rows / timing.best),
+            "rows_per_s": round(rows / timing.median),
             "output_mb": _dir_mb(outputs[name]),
         }
         print(f"  {name:18} best {timing.best:6.2f} s  median {timing.median:6.2f} s", flush=True)
