@@ -9,10 +9,12 @@ from typing import Any
 
 import duckdb
 import pytest
-from mhealth_localstack.athena import sql
-from mhealth_localstack.athena.sql import DdlKind, DdlStatement, QueryError, StatementType, TableRef
+from mhealth_localstack.athena import dialect, errors, statements, text
+from mhealth_localstack.athena.dialect import TableRef
+from mhealth_localstack.athena.errors import QueryError
+from mhealth_localstack.athena.statements import DdlKind, DdlStatement, StatementType
 
-_CATALOG = sql.DEFAULT_CATALOG
+_CATALOG = dialect.DEFAULT_CATALOG
 _DATABASE = "mhealth"
 
 
@@ -21,8 +23,8 @@ def connection() -> duckdb.DuckDBPyConnection:
     return duckdb.connect(":memory:")
 
 
-def _parse(connection: duckdb.DuckDBPyConnection, query: str) -> sql.SelectStatement:
-    return sql.parse_select(connection, query, catalog=_CATALOG, database=_DATABASE)
+def _parse(connection: duckdb.DuckDBPyConnection, query: str) -> dialect.SelectStatement:
+    return dialect.parse_select(connection, query, catalog=_CATALOG, database=_DATABASE)
 
 
 def _run(query: str) -> tuple[list[str], list[tuple[Any, ...]]]:
@@ -30,11 +32,11 @@ def _run(query: str) -> tuple[list[str], list[tuple[Any, ...]]]:
     connection = duckdb.connect(":memory:")
     try:
         parsed = _parse(connection, query)
-        for statement in (*sql.SESSION_SETTINGS, *sql.TRINO_MACROS):
+        for statement in (*dialect.SESSION_SETTINGS, *dialect.TRINO_MACROS):
             connection.execute(statement)
         relation = connection.sql(parsed.sql)
         assert relation is not None
-        names = sql.output_names(parsed.select_items, relation.columns)
+        names = dialect.output_names(parsed.select_items, relation.columns)
         return names, relation.fetchall()
     finally:
         connection.close()
@@ -52,7 +54,7 @@ def _failure(query: str) -> QueryError:
     except QueryError as error:
         return error
     except duckdb.Error as error:
-        return sql.translate_error(error, query)
+        return errors.translate_error(error, query)
     raise AssertionError(f"{query!r} did not fail")
 
 
@@ -91,11 +93,11 @@ def _failure(query: str) -> QueryError:
 def test_statement_type_classifies_by_first_keyword_after_comments(
     query: str, expected: StatementType
 ) -> None:
-    assert sql.statement_type(query) is expected
+    assert statements.statement_type(query) is expected
 
 
 def test_strip_comments_removes_line_and_block_comments_and_outer_blanks() -> None:
-    assert sql.strip_comments(" -- a\nSELECT /* b\n c */ 1 -- d\n ") == "SELECT   1"
+    assert text.strip_comments(" -- a\nSELECT /* b\n c */ 1 -- d\n ") == "SELECT   1"
 
 
 # -- SHOW / DESCRIBE ------------------------------------------------------------------------
@@ -137,7 +139,7 @@ def test_strip_comments_removes_line_and_block_comments_and_outer_blanks() -> No
 def test_parse_ddl_reads_database_table_and_like_pattern(
     query: str, expected: DdlStatement
 ) -> None:
-    assert sql.parse_ddl(query) == expected
+    assert statements.parse_ddl(query) == expected
 
 
 @pytest.mark.parametrize(
@@ -153,11 +155,11 @@ def test_parse_ddl_reads_database_table_and_like_pattern(
     ],
 )
 def test_parse_ddl_answers_none_for_statements_not_from_the_catalog(query: str) -> None:
-    assert sql.parse_ddl(query) is None
+    assert statements.parse_ddl(query) is None
 
 
 def test_like_to_regex_matches_star_wildcards_and_alternatives_case_insensitively() -> None:
-    pattern = sql.like_to_regex("ev*| Bar ")
+    pattern = statements.like_to_regex("ev*| Bar ")
 
     matches = {name: bool(pattern.fullmatch(name)) for name in ("events", "EV", "bar", "xevents")}
 
@@ -165,7 +167,7 @@ def test_like_to_regex_matches_star_wildcards_and_alternatives_case_insensitivel
 
 
 def test_like_to_regex_treats_regex_metacharacters_literally() -> None:
-    pattern = sql.like_to_regex("a.b(")
+    pattern = statements.like_to_regex("a.b(")
 
     assert pattern.fullmatch("a.b(") is not None
     assert pattern.fullmatch("axb(") is None
@@ -185,14 +187,14 @@ def test_like_to_regex_treats_regex_metacharacters_literally() -> None:
 def test_table_regex_is_a_regex_with_star_wildcards_matched_whole_and_case_insensitively(
     pattern: str, names: list[str]
 ) -> None:
-    regex = sql.table_regex(pattern)
+    regex = statements.table_regex(pattern)
 
     assert [n for n in ("events", "EV", "bar", "xevents") if regex.fullmatch(n)] == names
 
 
 def test_malformed_table_regex_is_an_invalid_argument() -> None:
     with pytest.raises(QueryError) as caught:
-        sql.table_regex("ev(")
+        statements.table_regex("ev(")
 
     assert str(caught.value) == (
         "INVALID_FUNCTION_ARGUMENT: Invalid regular expression: missing ), unterminated subpattern"
@@ -320,7 +322,7 @@ def test_serialize_reports_a_syntax_error_with_line_and_column(
     connection: duckdb.DuckDBPyConnection,
 ) -> None:
     with pytest.raises(QueryError) as caught:
-        sql.serialize(connection, "SELECT 1\n  FROM t WHERE")
+        dialect.serialize(connection, "SELECT 1\n  FROM t WHERE")
 
     assert str(caught.value) == 'SYNTAX_ERROR: line 2:10: syntax error at or near "WHERE"'
 
@@ -329,7 +331,7 @@ def test_serialize_reports_a_syntax_error_with_line_and_column(
 
 
 def test_mysql_to_strftime_translates_every_mysql_letter_once() -> None:
-    converted = sql.mysql_to_strftime("%Y-%m-%d %H:%i:%s %M %W %T %r %h %c %e %k %l %v %%")
+    converted = dialect.mysql_to_strftime("%Y-%m-%d %H:%i:%s %M %W %T %r %h %c %e %k %l %v %%")
 
     assert converted == ("%Y-%m-%d %H:%M:%S %B %A %H:%M:%S %I:%M:%S %p %I %-m %-d %-H %-I %V %%")
 
@@ -402,10 +404,10 @@ def test_output_names_keep_duckdb_names_when_the_select_list_does_not_line_up() 
     star = {"class": "STAR", "alias": ""}
     constant = {"class": "CONSTANT", "alias": ""}
 
-    assert sql.output_names([star, star], ["a", "b", "c"]) == ["a", "b", "c"]
-    assert sql.output_names([], ["x"]) == ["x"]
-    assert sql.output_names([constant], ["x", "y"]) == ["x", "y"]
-    assert sql.output_names([constant, star], ["1", "a", "b"]) == ["_col0", "a", "b"]
+    assert dialect.output_names([star, star], ["a", "b", "c"]) == ["a", "b", "c"]
+    assert dialect.output_names([], ["x"]) == ["x"]
+    assert dialect.output_names([constant], ["x", "y"]) == ["x", "y"]
+    assert dialect.output_names([constant, star], ["1", "a", "b"]) == ["_col0", "a", "b"]
 
 
 # -- arithmetic and Trino functions -----------------------------------------------------------
@@ -541,7 +543,7 @@ def _parser_error(query: str) -> duckdb.ParserException:
 def test_parser_error_is_syntax_error_at_the_line_and_column_of_the_caret(
     query: str, message: str
 ) -> None:
-    error = sql.translate_error(_parser_error(query), query)
+    error = errors.translate_error(_parser_error(query), query)
 
     assert str(error) == f"SYNTAX_ERROR: {message}"
     assert error.user_error
@@ -550,7 +552,7 @@ def test_parser_error_is_syntax_error_at_the_line_and_column_of_the_caret(
 def test_error_in_a_cropped_long_line_has_no_position_without_the_query() -> None:
     query = "SELECT " + ", ".join(f"a{i}" for i in range(40)) + " FROM t WHERE"
 
-    error = sql.translate_error(_parser_error(query))
+    error = errors.translate_error(_parser_error(query))
 
     assert str(error) == 'SYNTAX_ERROR: syntax error at or near "WHERE"'
 
@@ -631,7 +633,7 @@ def test_runtime_errors_map_to_athena_codes(query: str, message: str) -> None:
 
 
 def test_out_of_memory_is_a_system_error() -> None:
-    error = sql.translate_error(duckdb.OutOfMemoryException("Out of Memory Error: no more"))
+    error = errors.translate_error(duckdb.OutOfMemoryException("Out of Memory Error: no more"))
 
     assert (error.code, str(error), error.user_error) == (
         "EXCEEDED_LOCAL_MEMORY_LIMIT",
@@ -641,7 +643,7 @@ def test_out_of_memory_is_a_system_error() -> None:
 
 
 def test_other_duckdb_errors_are_internal_system_errors() -> None:
-    error = sql.translate_error(duckdb.InternalException("INTERNAL Error: boom"))
+    error = errors.translate_error(duckdb.InternalException("INTERNAL Error: boom"))
 
     assert (error.code, str(error), error.user_error) == (
         "GENERIC_INTERNAL_ERROR",

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
-from mhealth_localstack.athena.sql import QueryError
+from mhealth_localstack.athena.errors import QueryError
 
 HIVE_NULL_PARTITION: Final = "__HIVE_DEFAULT_PARTITION__"
 _PARQUET_MARKERS: Final = ("parquet",)

@@ -10,10 +10,11 @@ import duckdb
 import pyarrow as pa
 import pyarrow.fs as pafs
 
-from mhealth_localstack.athena import catalog, results, sql
+from mhealth_localstack.athena import catalog, dialect, results, statements
 from mhealth_localstack.athena.catalog import GlueCatalog
+from mhealth_localstack.athena.errors import QueryError, translate_error
 from mhealth_localstack.athena.results import ColumnInfo
-from mhealth_localstack.athena.sql import DdlKind, DdlStatement, QueryError, StatementType
+from mhealth_localstack.athena.statements import DdlKind, DdlStatement, StatementType
 
 _QUERYABLE_STATEMENTS = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN})
 
@@ -46,7 +47,7 @@ class QueryRun:
         threads: int = 2,
     ) -> None:
         self._query = query
-        self._catalog_name = (catalog_name or sql.DEFAULT_CATALOG).lower()
+        self._catalog_name = (catalog_name or dialect.DEFAULT_CATALOG).lower()
         self._database = (database or "default").lower()
         self._glue = glue
         self._filesystem = filesystem
@@ -64,10 +65,10 @@ class QueryRun:
 
     def run(self) -> QueryOutput:
         """Execute the query; raises QueryError (Athena's reason) or QueryCancelled."""
-        ddl = sql.parse_ddl(self._query)
+        ddl = statements.parse_ddl(self._query)
         if ddl is not None:
             return self._run_ddl(ddl)
-        if sql.statement_type(self._query) is not StatementType.DML:
+        if statements.statement_type(self._query) is not StatementType.DML:
             _check_syntax(self._query)
             raise QueryError(
                 "NOT_SUPPORTED",
@@ -86,7 +87,7 @@ class QueryRun:
         except duckdb.Error as error:
             if self._cancelled:
                 raise QueryCancelled from error
-            raise sql.translate_error(error, self._query) from error
+            raise translate_error(error, self._query) from error
         finally:
             with self._lock:
                 self._connection = None
@@ -101,11 +102,11 @@ class QueryRun:
                 "NOT_SUPPORTED",
                 f"Statement type {statements[0].type.name} is not supported by the local Athena",
             )
-        parsed = sql.parse_select(
+        parsed = dialect.parse_select(
             connection, self._query, catalog=self._catalog_name, database=self._database
         )
         scanned = self._register_tables(connection, parsed.tables)
-        for statement in (*sql.SESSION_SETTINGS, *sql.TRINO_MACROS):
+        for statement in (*dialect.SESSION_SETTINGS, *dialect.TRINO_MACROS):
             connection.execute(statement)
         # Nothing but the registered tables is reachable from the query (no local files, no
         # extensions), and the query cannot change that.
@@ -114,7 +115,7 @@ class QueryRun:
         relation = connection.sql(parsed.sql)
         if relation is None:
             raise QueryError("NOT_SUPPORTED", "The statement returns no result set")
-        names = sql.output_names(parsed.select_items, relation.columns)
+        names = dialect.output_names(parsed.select_items, relation.columns)
         columns = tuple(
             results.column_info(name, str(kind))
             for name, kind in zip(names, relation.types, strict=True)
@@ -123,7 +124,7 @@ class QueryRun:
         return QueryOutput(columns, results.format_table(arrow, names), True, scanned)
 
     def _register_tables(
-        self, connection: duckdb.DuckDBPyConnection, tables: tuple[sql.TableRef, ...]
+        self, connection: duckdb.DuckDBPyConnection, tables: tuple[dialect.TableRef, ...]
     ) -> int:
         connection.execute(f"ATTACH ':memory:' AS \"{self._catalog_name}\"")
         schemas = {self._database} | {ref.database for ref in tables}
@@ -195,7 +196,7 @@ def _check_syntax(query: str) -> None:
     try:
         duckdb.extract_statements(query)
     except duckdb.ParserException as error:
-        raise sql.translate_error(error, query) from error
+        raise translate_error(error, query) from error
 
 
 def _q(identifier: str) -> str:
@@ -204,9 +205,9 @@ def _q(identifier: str) -> str:
 
 def _filter(names: list[str], ddl: DdlStatement) -> list[str]:
     if ddl.regex is not None:
-        pattern = sql.table_regex(ddl.regex)
+        pattern = statements.table_regex(ddl.regex)
     elif ddl.like is not None:
-        pattern = sql.like_to_regex(ddl.like)
+        pattern = statements.like_to_regex(ddl.like)
     else:
         return names
     return [name for name in names if pattern.fullmatch(name)]

@@ -22,8 +22,9 @@ from localstack.services.plugins import ServiceLifecycleHook
 from mhealth_localstack.athena import results
 from mhealth_localstack.athena.catalog import s3_path
 from mhealth_localstack.athena.engine import QueryCancelled, QueryRun
+from mhealth_localstack.athena.errors import QueryError
 from mhealth_localstack.athena.results import ColumnInfo
-from mhealth_localstack.athena.sql import QueryError, StatementType, parse_ddl, statement_type
+from mhealth_localstack.athena.statements import StatementType, parse_ddl, statement_type
 from mhealth_localstack.gateway import access_key_for, edge_host
 
 LOG = logging.getLogger(__name__)

@@ -1,11 +1,5 @@
-"""Athena (Trino) SQL on DuckDB: statement kinds, table references, Trino functions, errors.
+"""Trino (Athena engine 3) SQL on DuckDB: session settings, Trino functions, query rewriting.
 
-Supported dialect (what typical Athena queries need; everything else is DuckDB's own SQL):
-
-* Statements: one ``SELECT`` / ``WITH`` / ``VALUES`` / ``EXPLAIN`` statement (DML), and the DDL
-  ``SHOW TABLES [IN db] [LIKE 'pattern' | 'regex']``, ``SHOW DATABASES|SCHEMAS [LIKE 'pattern']``,
-  ``SHOW COLUMNS IN|FROM table``, ``DESCRIBE table``. ``CREATE``/``INSERT``/``MSCK``/CTAS are
-  refused with ``NOT_SUPPORTED``.
 * Tables: ``"db"."table"``, ``awsdatacatalog.db.table``, unqualified ``table`` (context database).
 * Integer division truncates like Trino (``5/2 = 2``); division by zero fails like Trino.
 * Trino functions DuckDB lacks or defines differently are added as SQL macros (``TRINO_MACROS``)
@@ -28,16 +22,16 @@ which raises on zero for every type.
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
-import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from enum import Enum
 from typing import Any, Final
 
 import duckdb
+
+from mhealth_localstack.athena.errors import QueryError
+from mhealth_localstack.athena.text import line_column
 
 DEFAULT_CATALOG: Final = "awsdatacatalog"
 
@@ -122,23 +116,6 @@ SESSION_SETTINGS: Final[tuple[str, ...]] = (
 )
 
 
-class StatementType(Enum):
-    """Athena's StatementType of a query."""
-
-    DML = "DML"
-    DDL = "DDL"
-    UTILITY = "UTILITY"
-
-
-class DdlKind(Enum):
-    """The metadata statements answered from the Glue Data Catalog."""
-
-    SHOW_TABLES = "SHOW_TABLES"
-    SHOW_DATABASES = "SHOW_DATABASES"
-    SHOW_COLUMNS = "SHOW_COLUMNS"
-    DESCRIBE = "DESCRIBE"
-
-
 @dataclass(frozen=True)
 class TableRef:
     """A table named in a query, resolved against the query's context (lower-case names)."""
@@ -155,134 +132,12 @@ class TableRef:
 
 
 @dataclass(frozen=True)
-class DdlStatement:
-    """A parsed metadata statement: ``database``/``table`` may be None (context database)."""
-
-    kind: DdlKind
-    database: str | None = None
-    table: str | None = None
-    like: str | None = None
-    regex: str | None = None
-
-
-@dataclass(frozen=True)
 class SelectStatement:
     """A query DuckDB runs: its AST (DuckDB's JSON serialisation) and the tables it reads."""
 
     sql: str
     tables: tuple[TableRef, ...]
     select_items: tuple[dict[str, Any], ...]
-
-
-class QueryError(Exception):
-    """A query failure in Athena's words: ``<ERROR_CODE>: <message>``, user or system fault."""
-
-    def __init__(self, code: str, message: str, *, user_error: bool = True) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.user_error = user_error
-
-
-_IDENT: Final = r'(?:"(?:[^"]|"")+"|`[^`]+`|[A-Za-z_][A-Za-z0-9_$@-]*)'
-_QUALIFIED: Final = rf"{_IDENT}(?:\s*\.\s*{_IDENT}){{0,2}}"
-_LIKE: Final = r"(?:\s+LIKE\s+'(?P<like>(?:[^']|'')*)')?"
-# SHOW TABLES also takes its pattern without LIKE, as a regular expression.
-_LIKE_OR_REGEX: Final = r"(?:\s+LIKE\s+'(?P<like>(?:[^']|'')*)'|\s+'(?P<regex>(?:[^']|'')*)')?"
-_DDL_PATTERNS: Final = (
-    (
-        DdlKind.SHOW_TABLES,
-        re.compile(
-            rf"SHOW\s+TABLES(?:\s+(?:IN|FROM)\s+(?P<db>{_QUALIFIED}))?"
-            rf"{_LIKE_OR_REGEX}\s*;?\s*$",
-            re.I | re.S,
-        ),
-    ),
-    (
-        DdlKind.SHOW_DATABASES,
-        re.compile(rf"SHOW\s+(?:DATABASES|SCHEMAS){_LIKE}\s*;?\s*$", re.I | re.S),
-    ),
-    (
-        DdlKind.SHOW_COLUMNS,
-        re.compile(
-            rf"SHOW\s+COLUMNS\s+(?:IN|FROM)\s+(?P<tbl>{_QUALIFIED})"
-            rf"(?:\s+(?:IN|FROM)\s+(?P<db>{_IDENT}))?\s*;?\s*$",
-            re.I | re.S,
-        ),
-    ),
-    (
-        DdlKind.DESCRIBE,
-        re.compile(
-            rf"DESC(?:RIBE)?\s+(?:FORMATTED\s+|EXTENDED\s+)?"
-            rf"(?P<tbl>{_QUALIFIED})\s*;?\s*$",
-            re.I | re.S,
-        ),
-    ),
-)
-_COMMENTS: Final = re.compile(r"--[^\n]*|/\*.*?\*/", re.S)
-_DML_KEYWORDS: Final = frozenset({"SELECT", "WITH", "VALUES", "TABLE", "EXPLAIN", "(", "FROM"})
-
-
-def _split_identifiers(text: str) -> list[str]:
-    parts = re.findall(_IDENT, text)
-    return [_unquote(part) for part in parts]
-
-
-def _unquote(identifier: str) -> str:
-    if identifier.startswith('"') and identifier.endswith('"'):
-        return identifier[1:-1].replace('""', '"').lower()
-    if identifier.startswith("`") and identifier.endswith("`"):
-        return identifier[1:-1].lower()
-    return identifier.lower()
-
-
-def strip_comments(sql: str) -> str:
-    """The SQL text without comments and surrounding blanks (for keyword checks only)."""
-    return _COMMENTS.sub(" ", sql).strip()
-
-
-def parse_ddl(sql: str) -> DdlStatement | None:
-    """The metadata statement in ``sql``, or None when it is not one we answer from the catalog."""
-    text = strip_comments(sql)
-    for kind, pattern in _DDL_PATTERNS:
-        match = pattern.match(text)
-        if not match:
-            continue
-        groups = match.groupdict()
-        like, regex = (
-            None if groups.get(name) is None else groups[name].replace("''", "'")
-            for name in ("like", "regex")
-        )
-        database = None
-        table = None
-        if groups.get("tbl"):
-            names = _split_identifiers(groups["tbl"])
-            table = names[-1]
-            database = names[-2] if len(names) > 1 else None
-        if groups.get("db"):
-            database = _split_identifiers(groups["db"])[-1]
-        return DdlStatement(kind=kind, database=database, table=table, like=like, regex=regex)
-    return None
-
-
-def statement_type(sql: str) -> StatementType:
-    """DML for queries, DDL for catalog statements (Athena's classification, by first keyword)."""
-    text = strip_comments(sql)
-    first = re.match(r"\(|\w+", text)
-    keyword = first.group(0).upper() if first else ""
-    if keyword in _DML_KEYWORDS or keyword in {"INSERT", "UPDATE", "DELETE", "MERGE"}:
-        return StatementType.DML
-    if keyword in {"SHOW", "DESCRIBE", "DESC", "CREATE", "DROP", "ALTER", "MSCK"}:
-        return StatementType.DDL
-    return StatementType.UTILITY
-
-
-def _line_column(sql: str, offset: int) -> tuple[int, int]:
-    if offset < 0 or offset > len(sql):
-        return 1, 1
-    before = sql[:offset]
-    line = before.count("\n") + 1
-    column = offset - (before.rfind("\n") + 1) + 1
-    return line, column
 
 
 def _walk(node: Any) -> Iterator[dict[str, Any]]:
@@ -319,7 +174,7 @@ def serialize(connection: duckdb.DuckDBPyConnection, sql: str) -> dict[str, Any]
         message = str(result.get("error_message", "cannot parse the query"))
         position = result.get("position")
         if position is not None and str(position).isdigit():
-            line, column = _line_column(sql, int(position))
+            line, column = line_column(sql, int(position))
             message = f"line {line}:{column}: {message}"
         raise QueryError("SYNTAX_ERROR", message)
     return result
@@ -358,7 +213,7 @@ def parse_select(
         if key in seen:
             continue
         seen.add(key)
-        line, column = _line_column(sql, int(node.get("query_location", -1)))
+        line, column = line_column(sql, int(node.get("query_location", -1)))
         tables.append(TableRef(key[0], key[1], key[2], line, column))
     rewritten = _rewrite_date_parse(sql, ast)
     statement = ast["statements"][0]["node"]
@@ -431,122 +286,3 @@ def output_names(items: Sequence[dict[str, Any]], duckdb_names: Sequence[str]) -
             names.append(f"_col{position}")
         position += 1
     return names
-
-
-_DUCKDB_ERROR_PREFIX: Final = re.compile(r"^[A-Za-z ]+ Error: ", re.S)
-# DuckDB's error context: the query line (a window of it, "..."-cropped, when long) and a caret.
-_ERROR_CARET: Final = re.compile(r"^(LINE (\d+): )(.*)\n( *)\^", re.M)
-_UNKNOWN_FUNCTION: Final = re.compile(
-    r"^(?:Scalar|Aggregate) Function with name (.+?) does not exist!"
-)
-
-
-def _render_width(character: str) -> int:
-    """The terminal width DuckDB counts for a character when it places its caret."""
-    if unicodedata.category(character) in {"Cc", "Cf", "Mn", "Me"}:
-        return 0
-    return 2 if unicodedata.east_asian_width(character) in {"W", "F"} else 1
-
-
-def _error_position(error_text: str, query: str | None) -> str:
-    """``line L:C: `` where DuckDB's caret points (Trino's form), or "" when it cannot be placed."""
-    caret = _ERROR_CARET.search(error_text)
-    if not caret:
-        return ""
-    prefix, number, shown, indent = caret.groups()
-    line = int(number)
-    width = len(indent) - len(prefix)
-    start = 0
-    if shown.startswith("..."):
-        # A long line is shown as a window: find the window in the query's own line.
-        lines = (query or "").split("\n")
-        window = shown[3:].removesuffix("...")
-        start = lines[line - 1].find(window) if 0 < line <= len(lines) else -1
-        if start < 0 or not window:
-            return ""
-        shown, width = window, width - 3
-    column = 0  # characters before the caret: those of its width, and zero-width ones (tabs)
-    while column < len(shown) and (width > 0 or _render_width(shown[column]) == 0):
-        width -= _render_width(shown[column])
-        column += 1
-    return f"line {line}:{start + column + 1}: "
-
-
-_NAME_TOKENS: Final = frozenset({duckdb.token_type.identifier, duckdb.token_type.keyword})
-
-
-def _call_position(query: str | None, name: str) -> str:
-    """``line L:C: `` of the first call of function ``name`` in the query text, or "".
-
-    DuckDB's relation API reports binder and catalog errors without their position.
-    """
-    if not query:
-        return ""
-    tokens = [
-        (start, kind)
-        for start, kind in duckdb.tokenize(query)
-        if kind is not duckdb.token_type.comment
-    ]
-    for (start, kind), (end, _) in itertools.pairwise(tokens):
-        called = kind in _NAME_TOKENS and query.startswith("(", end)
-        if called and _unquote(query[start:end].strip()) == name:
-            line, column = _line_column(query, start)
-            return f"line {line}:{column}: "
-    return ""
-
-
-def translate_error(error: duckdb.Error, query: str | None = None) -> QueryError:  # noqa: PLR0911
-    """DuckDB's exception as Athena reports a failed query (error code prefix, no DuckDB banner).
-
-    ``query`` (the text DuckDB ran) places the position of an error shown in a long line.
-    """
-    text = str(error)
-    message = _DUCKDB_ERROR_PREFIX.sub("", text).strip()
-    message = re.sub(r"\n\s*\n.*$", "", message, flags=re.S)  # drop DuckDB's "LINE 1: ..." caret
-    message = " ".join(message.split())
-    column = re.search(r'Referenced column "([^"]+)" (?:was )?not found', message)
-    if column:
-        return QueryError(
-            "COLUMN_NOT_FOUND", f"Column '{column.group(1)}' cannot be resolved ({message})"
-        )
-    function = _UNKNOWN_FUNCTION.match(message)
-    if function and isinstance(error, duckdb.CatalogException):
-        name = function.group(1)
-        position = _error_position(text, query) or _call_position(query, name)
-        return QueryError("FUNCTION_NOT_FOUND", f"{position}Function '{name}' not registered")
-    if isinstance(error, duckdb.ParserException | duckdb.BinderException | duckdb.CatalogException):
-        return QueryError("SYNTAX_ERROR", _error_position(text, query) + message)
-    if isinstance(error, duckdb.ConversionException):
-        return QueryError("INVALID_CAST_ARGUMENT", message)
-    if isinstance(error, duckdb.OutOfRangeException):
-        return QueryError("NUMERIC_VALUE_OUT_OF_RANGE", message)
-    if isinstance(error, duckdb.InvalidInputException):
-        if "Division by zero" in message:
-            return QueryError("DIVISION_BY_ZERO", "Division by zero")
-        return QueryError("INVALID_FUNCTION_ARGUMENT", message)
-    if isinstance(error, duckdb.OutOfMemoryException):
-        return QueryError("EXCEEDED_LOCAL_MEMORY_LIMIT", message, user_error=False)
-    return QueryError("GENERIC_INTERNAL_ERROR", message, user_error=False)
-
-
-def like_to_regex(pattern: str) -> re.Pattern[str]:
-    """Athena's SHOW ... LIKE pattern (``*`` wildcard, ``|`` alternatives) as a regex."""
-    alternatives = [
-        ".*".join(re.escape(piece) for piece in alternative.strip().split("*"))
-        for alternative in pattern.split("|")
-    ]
-    return re.compile("|".join(f"(?:{alt})" for alt in alternatives), re.I)
-
-
-def table_regex(pattern: str) -> re.Pattern[str]:
-    """Athena's ``SHOW TABLES 'regex'`` pattern, matched case-insensitively.
-
-    As Athena documents, ``*`` is a wildcard like ``.*`` (a ``*`` after ``.``, ``\\``, ``)`` or
-    ``]`` stays a regex quantifier); QueryError when the expression is malformed.
-    """
-    try:
-        return re.compile(re.sub(r"(?<![.\\)\]])\*", ".*", pattern), re.I)
-    except re.error as error:
-        raise QueryError(
-            "INVALID_FUNCTION_ARGUMENT", f"Invalid regular expression: {error}"
-        ) from error
