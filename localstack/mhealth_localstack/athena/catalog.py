@@ -9,6 +9,7 @@ from typing import Any, Final, Protocol
 from urllib.parse import unquote
 
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
@@ -26,6 +27,11 @@ class GlueCatalog(Protocol):
     def get_database(self, **kwargs: Any) -> Any: ...
     def get_databases(self, **kwargs: Any) -> Any: ...
     def get_partitions(self, **kwargs: Any) -> Any: ...
+    def create_table(self, **kwargs: Any) -> Any: ...
+    def update_table(self, **kwargs: Any) -> Any: ...
+    def delete_table(self, **kwargs: Any) -> Any: ...
+    def batch_create_partition(self, **kwargs: Any) -> Any: ...
+    def batch_delete_partition(self, **kwargs: Any) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,10 @@ class TableSpec:
     serde: str
     table_type: str
     partitions: tuple[Partition, ...] = field(default=())
+    serde_parameters: Mapping[str, str] = field(default_factory=dict)
+    parameters: Mapping[str, str] = field(default_factory=dict)
+    view_original_text: str = ""
+    output_format: str = ""
 
     @property
     def all_columns(self) -> tuple[Column, ...]:
@@ -68,6 +78,21 @@ class TableSpec:
     def is_parquet(self) -> bool:
         text = f"{self.input_format} {self.serde}".lower()
         return any(marker in text for marker in _PARQUET_MARKERS)
+
+    @property
+    def is_delimited_text(self) -> bool:
+        """Hive's LazySimpleSerDe over text files (``ROW FORMAT DELIMITED``)."""
+        return self.serde.endswith("LazySimpleSerDe") or (
+            not self.serde and self.input_format.endswith("TextInputFormat")
+        )
+
+    @property
+    def is_view(self) -> bool:
+        return self.table_type == "VIRTUAL_VIEW"
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.database}.{self.name}"
 
 
 def _columns(raw: Iterable[Mapping[str, Any]]) -> tuple[Column, ...]:
@@ -138,6 +163,10 @@ def load_table(glue: GlueCatalog, database: str, table: str) -> TableSpec | None
         input_format=str(descriptor.get("InputFormat", "")),
         serde=str((descriptor.get("SerdeInfo") or {}).get("SerializationLibrary", "")),
         table_type=str(raw.get("TableType", "")),
+        serde_parameters=dict((descriptor.get("SerdeInfo") or {}).get("Parameters") or {}),
+        parameters=dict(raw.get("Parameters") or {}),
+        view_original_text=str(raw.get("ViewOriginalText") or ""),
+        output_format=str(descriptor.get("OutputFormat", "")),
     )
     if not spec.partition_keys:
         return spec
@@ -287,6 +316,7 @@ class TableData:
     dataset: ds.Dataset
     bytes_total: int
     file_count: int
+    text: bool = False  # data columns are strings, cast to their types by the query engine
 
 
 def table_dataset(spec: TableSpec, fs: pafs.FileSystem) -> TableData:
@@ -295,13 +325,22 @@ def table_dataset(spec: TableSpec, fs: pafs.FileSystem) -> TableData:
     Partition values come from the catalog's partitions and, for files under the table
     location not covered by one, from Hive directory names (``user_id=3/``).
     """
-    if not spec.is_parquet:
+    text = not spec.is_parquet
+    if text and not spec.is_delimited_text:
         raise QueryError(
             "NOT_SUPPORTED",
             f"Table '{spec.database}.{spec.name}' uses {spec.serde or spec.input_format or 'no'} "
-            "storage; the local Athena reads Parquet tables only",
+            "storage; the local Athena reads Parquet and delimited text tables only",
         )
-    schema = pa.schema([pa.field(c.name, arrow_type(c.hive_type)) for c in spec.all_columns])
+    file_format: ds.FileFormat = ds.ParquetFileFormat()
+    if text:
+        file_format = _text_format(spec)
+        schema = pa.schema(
+            [pa.field(c.name, pa.string()) for c in spec.columns]
+            + [pa.field(c.name, arrow_type(c.hive_type)) for c in spec.partition_keys]
+        )
+    else:
+        schema = pa.schema([pa.field(c.name, arrow_type(c.hive_type)) for c in spec.all_columns])
     root = s3_path(spec.location)
     files: dict[str, tuple[int, ds.Expression]] = {}
     if spec.partition_keys:
@@ -323,8 +362,61 @@ def table_dataset(spec: TableSpec, fs: pafs.FileSystem) -> TableData:
     dataset = ds.FileSystemDataset.from_paths(
         paths,
         schema=schema,
-        format=ds.ParquetFileFormat(),
+        format=file_format,
         filesystem=fs,
         partitions=[files[path][1] for path in paths],
     )
-    return TableData(dataset, sum(size for size, _ in files.values()), len(paths))
+    return TableData(dataset, sum(size for size, _ in files.values()), len(paths), text)
+
+
+def _text_format(spec: TableSpec) -> ds.CsvFileFormat:
+    """Hive's LazySimpleSerDe as a CSV reader: no quoting, no header, every field a string.
+
+    Hive's default field delimiter is Ctrl-A (\\001). A line with too few or too many fields is
+    skipped (Hive would pad with NULLs or drop the extra fields): a known difference.
+    """
+    delimiter = spec.serde_parameters.get("field.delim") or spec.serde_parameters.get(
+        "serialization.format", "\x01"
+    )
+    if len(delimiter) != 1:
+        delimiter = "\x01" if not delimiter.isdigit() else chr(int(delimiter))
+    header = int(spec.parameters.get("skip.header.line.count", "0") or 0)
+    return ds.CsvFileFormat(
+        parse_options=pacsv.ParseOptions(
+            delimiter=delimiter,
+            quote_char=False,
+            escape_char=spec.serde_parameters.get("escape.delim") or False,
+            invalid_row_handler=lambda _row: "skip",
+        ),
+        read_options=pacsv.ReadOptions(
+            column_names=[c.name for c in spec.columns], skip_rows=header, block_size=1 << 22
+        ),
+        convert_options=pacsv.ConvertOptions(
+            column_types={c.name: pa.string() for c in spec.columns},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+            null_values=["\\N"],
+        ),
+    )
+
+
+def hive_partitions(spec: TableSpec, fs: pafs.FileSystem) -> dict[tuple[str, ...], str]:
+    """Partitions found as ``key=value/`` folders under the table location (MSCK REPAIR TABLE).
+
+    Maps the partition values (catalog key order, URL-decoded) to the folder path relative to
+    the location.
+    """
+    root = s3_path(spec.location)
+    found: dict[tuple[str, ...], str] = {}
+    depth = len(spec.partition_keys)
+    for info in _list_files(fs, root):
+        segments = info.path[len(root) + 1 :].split("/")[:-1]
+        if len(segments) < depth:
+            continue
+        folders = segments[:depth]
+        pairs = [segment.partition("=") for segment in folders]
+        names = [name.lower() for name, _, _ in pairs]
+        if names != [key.name for key in spec.partition_keys] or any(not s for _, s, _ in pairs):
+            continue
+        found.setdefault(tuple(unquote(v) for _, _, v in pairs), "/".join(folders))
+    return found

@@ -168,8 +168,8 @@ def _leftmost_select(node: dict[str, Any]) -> dict[str, Any] | None:
 
 def serialize(connection: duckdb.DuckDBPyConnection, sql: str) -> dict[str, Any]:
     """DuckDB's JSON AST of ``sql``; raises QueryError(SYNTAX_ERROR) when DuckDB cannot parse it."""
-    row = connection.execute("SELECT json_serialize_sql($1)", [sql]).fetchone()
-    result: dict[str, Any] = json.loads(row[0]) if row else {"error": True}
+    rows = connection.execute("SELECT json_serialize_sql($1)", [sql]).fetchall()
+    result: dict[str, Any] = json.loads(rows[0][0]) if rows else {"error": True}
     if result.get("error"):
         message = str(result.get("error_message", "cannot parse the query"))
         position = result.get("position")
@@ -286,3 +286,159 @@ def output_names(items: Sequence[dict[str, Any]], duckdb_names: Sequence[str]) -
             names.append(f"_col{position}")
         position += 1
     return names
+
+
+# -- Trino's type rules for comparisons ------------------------------------------------------------
+
+_COMPARISON_OPERATORS: Final = {
+    "COMPARE_EQUAL": "=",
+    "COMPARE_NOTEQUAL": "<>",
+    "COMPARE_LESSTHAN": "<",
+    "COMPARE_GREATERTHAN": ">",
+    "COMPARE_LESSTHANOREQUALTO": "<=",
+    "COMPARE_GREATERTHANOREQUALTO": ">=",
+    "COMPARE_DISTINCT_FROM": "IS DISTINCT FROM",
+}
+_NUMERIC: Final = frozenset(
+    {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE", "DECIMAL"}
+    | {"UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT"}
+)
+_TRINO_TYPE_NAMES: Final = {
+    "VARCHAR": "varchar",
+    "TINYINT": "tinyint",
+    "SMALLINT": "smallint",
+    "INTEGER": "integer",
+    "BIGINT": "bigint",
+    "HUGEINT": "bigint",
+    "FLOAT": "real",
+    "DOUBLE": "double",
+    "BOOLEAN": "boolean",
+    "DATE": "date",
+    "TIMESTAMP": "timestamp(3)",
+    "TIMESTAMP WITH TIME ZONE": "timestamp(3) with time zone",
+}
+
+
+def type_family(duckdb_type: str) -> str | None:
+    """Trino's coercion family of a DuckDB type: values of two families never compare."""
+    base = re.sub(r"\(.*$", "", duckdb_type.upper()).strip()
+    if base in _NUMERIC:
+        return "number"
+    if base == "VARCHAR":
+        return "varchar"
+    if base in {"DATE", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_NS", "TIMESTAMP_MS"}:
+        return "time"
+    if base == "BOOLEAN":
+        return "boolean"
+    return None  # NULL, nested and other types: not checked
+
+
+def _trino_type(duckdb_type: str, node: dict[str, Any]) -> str:
+    """The type name Trino shows for an operand (a string literal is ``varchar(<length>)``)."""
+    literal = node.get("literal") or {}
+    if node.get("class") == "CONSTANT" and literal.get("kind") == "STRING":
+        return f"varchar({len(str(literal.get('text', '')))})"
+    return trino_type_name(duckdb_type)
+
+
+def trino_type_name(duckdb_type: str) -> str:
+    """The name Trino gives the type of a DuckDB result (``DECIMAL(2,1)`` → ``decimal(2,1)``)."""
+    upper = duckdb_type.upper()
+    if upper.endswith("[]"):
+        return f"array({trino_type_name(upper[:-2])})"
+    if upper.startswith("DECIMAL"):
+        return upper.lower().replace(" ", "")
+    return _TRINO_TYPE_NAMES.get(upper, duckdb_type.lower())
+
+
+def _without_subqueries(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        if node.get("class") == "SUBQUERY":
+            return
+        yield node
+        for value in node.values():
+            yield from _without_subqueries(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _without_subqueries(item)
+
+
+def _operand_types(
+    connection: duckdb.DuckDBPyConnection,
+    select: dict[str, Any],
+    ctes: dict[str, Any] | None,
+    operands: list[dict[str, Any]],
+) -> list[str] | None:
+    """The DuckDB types of expressions evaluated over a SELECT's FROM clause, or None."""
+    probe = {
+        **select,
+        "select_list": operands,
+        "where_clause": None,
+        "group_expressions": [],
+        "group_sets": [],
+        "having": None,
+        "qualify": None,
+        "modifiers": [],
+        "sample": None,
+        "aggregate_handling": "STANDARD_HANDLING",
+    }
+    if ctes and not (select.get("cte_map") or {}).get("map"):
+        probe["cte_map"] = ctes
+    document = json.dumps({"error": False, "statements": [{"node": probe}]})
+    try:
+        rows = connection.execute("SELECT json_deserialize_sql($1::JSON)", [document]).fetchall()
+        if not rows:
+            return None
+        described = connection.execute(f"DESCRIBE {rows[0][0]}").fetchall()
+    except duckdb.Error:
+        return None  # not checkable this way (aggregates, outer references): DuckDB decides
+    return [str(column[1]) for column in described]
+
+
+def check_comparisons(connection: duckdb.DuckDBPyConnection, sql: str) -> None:
+    """Fail like Trino when a WHERE clause compares values of different type families.
+
+    DuckDB casts ``varchar = integer`` implicitly; Trino rejects it (TYPE_MISMATCH, "Cannot
+    apply operator: varchar = integer"), and so do string literals against numbers or dates.
+    Tables must be registered on ``connection`` already.
+    """
+    try:
+        ast = serialize(connection, sql)
+    except QueryError:
+        return
+    root = ast["statements"][0]["node"]
+    ctes = root.get("cte_map")
+    for select in _walk(root):
+        if select.get("type") != "SELECT_NODE" or not select.get("where_clause"):
+            continue
+        for node in _without_subqueries(select["where_clause"]):
+            if node.get("class") == "COMPARISON" and node.get("type") in _COMPARISON_OPERATORS:
+                operands = [node["left"], node["right"]]
+            elif node.get("class") == "OPERATOR" and node.get("type") == "COMPARE_IN":
+                operands = list(node.get("children") or [])
+            else:
+                continue
+            if any(o.get("class") == "SUBQUERY" for o in operands):
+                continue
+            types = _operand_types(connection, select, ctes, operands)
+            if not types:
+                continue
+            families = {type_family(kind) for kind in types} - {None}
+            if len(families) <= 1:
+                continue
+            if node.get("class") == "COMPARISON":
+                left, right = operands
+                end = int(left.get("query_location", 0)) + int(left.get("query_location_length", 0))
+                operator = _COMPARISON_OPERATORS[str(node["type"])]
+                found = sql.upper().find(operator.split()[0], end)
+                line, column = line_column(sql, found if found >= 0 else end)
+                message = (
+                    f"Cannot apply operator: {_trino_type(types[0], left)} {operator} "
+                    f"{_trino_type(types[1], right)}"
+                )
+            else:
+                line, column = line_column(sql, int(node.get("query_location", -1)))
+                message = "IN value and list items must be the same type: " + _trino_type(
+                    types[0], operands[0]
+                )
+            raise QueryError("TYPE_MISMATCH", f"line {line}:{column}: {message}")

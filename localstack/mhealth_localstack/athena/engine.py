@@ -1,32 +1,67 @@
-"""Runs one Athena query on DuckDB over Glue tables; I/O only through the clients handed in."""
+"""Runs one Athena statement on DuckDB over Glue tables; I/O only through the clients handed in.
+
+Queries read Glue tables (Parquet or delimited text, views expanded) as pyarrow datasets; CTAS,
+INSERT INTO and UNLOAD stream their rows back to S3 as Parquet (``writer``); catalog statements
+change the Glue Data Catalog, undoing what they did when a later step fails.
+"""
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Final
 
 import duckdb
 import pyarrow as pa
 import pyarrow.fs as pafs
 
-from mhealth_localstack.athena import catalog, dialect, results, statements
-from mhealth_localstack.athena.catalog import GlueCatalog
+from mhealth_localstack.athena import catalog, ddl, dialect, glue_tables, results, statements
+from mhealth_localstack.athena.catalog import Column, GlueCatalog, TableSpec
 from mhealth_localstack.athena.errors import QueryError, translate_error
 from mhealth_localstack.athena.results import ColumnInfo
+from mhealth_localstack.athena.scan import CountingFileSystem
 from mhealth_localstack.athena.statements import DdlKind, DdlStatement, StatementType
+from mhealth_localstack.athena.writer import COMPRESSION, delete_files, has_data, write_parquet
 
 _QUERYABLE_STATEMENTS = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN})
+_BATCH_ROWS: Final = 64 * 1024
+# Leading keywords of Trino statements the local Athena does not run: refused by name.
+_TRINO_STATEMENT_KEYWORDS: Final = frozenset(
+    {"CREATE", "DROP", "ALTER", "GRANT", "REVOKE", "DELETE", "UPDATE", "MERGE", "CALL"}
+    | {"PREPARE", "EXECUTE", "DEALLOCATE", "SET", "RESET", "USE", "START", "COMMIT"}
+    | {"ROLLBACK", "OPTIMIZE", "VACUUM", "COMMENT", "TRUNCATE", "REFRESH", "ANALYZE"}
+)
+_MAX_VIEW_DEPTH: Final = 16
+_CTAS_PROPERTIES: Final = frozenset(
+    {
+        "format",
+        "external_location",
+        "partitioned_by",
+        "write_compression",
+        "parquet_compression",
+        "table_type",
+        "bucketed_by",
+        "bucket_count",
+    }
+)
 
 
 @dataclass(frozen=True)
 class QueryOutput:
-    """A finished query: columns, every value as text (one row per result row), and its cost."""
+    """A finished statement: columns, every value as text, its cost, and the files it wrote.
+
+    ``manifest`` lists the S3 URIs of the data files a CTAS, INSERT INTO or UNLOAD wrote (Athena's
+    ``DataManifestLocation`` file); None for statements that write no data.
+    """
 
     columns: tuple[ColumnInfo, ...]
     table: pa.Table
     header: bool
     data_scanned_bytes: int
+    manifest: tuple[str, ...] | None = None
+    update_count: int = 0
 
 
 class QueryCancelled(Exception):
@@ -34,7 +69,7 @@ class QueryCancelled(Exception):
 
 
 class QueryRun:
-    """One query's execution; ``cancel`` may be called from another thread."""
+    """One statement's execution; ``cancel`` may be called from another thread."""
 
     def __init__(
         self,
@@ -45,6 +80,8 @@ class QueryRun:
         glue: GlueCatalog,
         filesystem: Callable[[], pafs.FileSystem],
         threads: int = 2,
+        query_id: str = "",
+        output_location: str = "",
     ) -> None:
         self._query = query
         self._catalog_name = (catalog_name or dialect.DEFAULT_CATALOG).lower()
@@ -52,9 +89,15 @@ class QueryRun:
         self._glue = glue
         self._filesystem = filesystem
         self._threads = threads
+        self._query_id = query_id or "local"
+        self._output_location = output_location
         self._lock = threading.Lock()
         self._connection: duckdb.DuckDBPyConnection | None = None
         self._cancelled = False
+        self._registered: set[tuple[str, str]] = set()
+        self._schemas: set[str] = set()
+        self._sources = 0
+        self._reading: CountingFileSystem | None = None
 
     def cancel(self) -> None:
         """Interrupt DuckDB if it is running this query; a query not started yet will not start."""
@@ -64,24 +107,36 @@ class QueryRun:
                 self._connection.interrupt()
 
     def run(self) -> QueryOutput:
-        """Execute the query; raises QueryError (Athena's reason) or QueryCancelled."""
-        ddl = statements.parse_ddl(self._query)
-        if ddl is not None:
-            return self._run_ddl(ddl)
+        """Execute the statement; raises QueryError (Athena's reason) or QueryCancelled."""
+        statement = ddl.parse(self._query)
+        if statement is not None:
+            return self._with_connection(
+                lambda connection: self._run_statement(connection, statement)
+            )
+        show = statements.parse_ddl(self._query)
+        if show is not None:
+            return self._run_ddl(show)
         if statements.statement_type(self._query) is not StatementType.DML:
-            _check_syntax(self._query)
+            if ddl.first_keyword(self._query) not in _TRINO_STATEMENT_KEYWORDS:
+                _check_syntax(self._query)
             raise QueryError(
                 "NOT_SUPPORTED",
-                "The local Athena runs queries (SELECT, WITH, VALUES, EXPLAIN) and SHOW/DESCRIBE "
-                "statements only",
+                f"{_statement_words(self._query)} is not supported by the local Athena (it runs "
+                "queries, CTAS, INSERT INTO, UNLOAD, CREATE EXTERNAL TABLE, views, partition "
+                "DDL, MSCK REPAIR TABLE and SHOW/DESCRIBE statements)",
             )
+        return self._with_connection(self._run_select)
+
+    def _with_connection(
+        self, body: Callable[[duckdb.DuckDBPyConnection], QueryOutput]
+    ) -> QueryOutput:
         connection = duckdb.connect(":memory:", config={"threads": self._threads})
         try:
             with self._lock:
                 if self._cancelled:
                     raise QueryCancelled
                 self._connection = connection
-            return self._run_select(connection)
+            return body(connection)
         except duckdb.InterruptException as error:
             raise QueryCancelled from error
         except duckdb.Error as error:
@@ -93,52 +148,92 @@ class QueryRun:
                 self._connection = None
             connection.close()
 
-    # -- SELECT ---------------------------------------------------------------------------------
+    # -- queries --------------------------------------------------------------------------------
 
     def _run_select(self, connection: duckdb.DuckDBPyConnection) -> QueryOutput:
-        statements = duckdb.extract_statements(self._query)
-        if len(statements) == 1 and statements[0].type not in _QUERYABLE_STATEMENTS:
+        found = duckdb.extract_statements(self._query)
+        if len(found) == 1 and found[0].type not in _QUERYABLE_STATEMENTS:
             raise QueryError(
                 "NOT_SUPPORTED",
-                f"Statement type {statements[0].type.name} is not supported by the local Athena",
+                f"{_statement_words(self._query)} is not supported by the local Athena",
             )
-        parsed = dialect.parse_select(
-            connection, self._query, catalog=self._catalog_name, database=self._database
-        )
-        scanned = self._register_tables(connection, parsed.tables)
-        for statement in (*dialect.SESSION_SETTINGS, *dialect.TRINO_MACROS):
-            connection.execute(statement)
-        # Nothing but the registered tables is reachable from the query (no local files, no
-        # extensions), and the query cannot change that.
-        connection.execute("SET enable_external_access = false")
-        connection.execute("SET lock_configuration = true")
-        relation = connection.sql(parsed.sql)
-        if relation is None:
-            raise QueryError("NOT_SUPPORTED", "The statement returns no result set")
-        names = dialect.output_names(parsed.select_items, relation.columns)
+        relation, names = self._relation(connection, self._query)
         columns = tuple(
             results.column_info(name, str(kind))
             for name, kind in zip(names, relation.types, strict=True)
         )
         arrow = relation.to_arrow_table()
-        return QueryOutput(columns, results.format_table(arrow, names), True, scanned)
+        return QueryOutput(columns, results.format_table(arrow, names), True, self._scanned())
+
+    def _relation(
+        self, connection: duckdb.DuckDBPyConnection, query: str, offset: int = 0
+    ) -> tuple[duckdb.DuckDBPyRelation, list[str]]:
+        """The query ready to run over its registered tables, and its output column names.
+
+        ``offset`` is where the query starts in the statement: error positions count from there.
+        """
+        text = _blank(self._query[:offset]) + query if offset else query
+        if offset:
+            found = duckdb.extract_statements(text) if text.strip() else []
+            if len(found) != 1 or found[0].type is not duckdb.StatementType.SELECT:
+                raise QueryError("SYNTAX_ERROR", "The statement must contain one SELECT query")
+        parsed = dialect.parse_select(
+            connection, text, catalog=self._catalog_name, database=self._database
+        )
+        self._prepare(connection)
+        self._register_tables(connection, parsed.tables, depth=0)
+        dialect.check_comparisons(connection, parsed.sql)
+        try:
+            relation = connection.sql(parsed.sql)
+        except duckdb.Error as error:
+            raise translate_error(error, text) from error
+        if relation is None:
+            raise QueryError("NOT_SUPPORTED", "The statement returns no result set")
+        return relation, dialect.output_names(parsed.select_items, relation.columns)
+
+    def _prepare(self, connection: duckdb.DuckDBPyConnection) -> None:
+        if self._schemas:
+            return
+        for setting in dialect.SESSION_SETTINGS:
+            connection.execute(setting)
+        for macro in dialect.TRINO_MACROS:
+            # Temporary macros are found from every schema, views' own included.
+            connection.execute(macro.replace("CREATE MACRO", "CREATE TEMP MACRO", 1))
+        connection.execute(f"ATTACH ':memory:' AS \"{_q(self._catalog_name)}\"")
+        self._schema(connection, self._database)
+        connection.execute(f'USE "{_q(self._catalog_name)}"."{_q(self._database)}"')
+        # Nothing but the registered tables is reachable from the query (no local files, no
+        # extensions). Registering tables stays possible; settings are locked.
+        connection.execute("SET enable_external_access = false")
+
+    def _schema(self, connection: duckdb.DuckDBPyConnection, schema: str) -> None:
+        if schema not in self._schemas:
+            connection.execute(f'CREATE SCHEMA "{_q(self._catalog_name)}"."{_q(schema)}"')
+            self._schemas.add(schema)
+
+    def _read_fs(self) -> CountingFileSystem:
+        if self._reading is None:
+            self._reading = CountingFileSystem(self._filesystem())
+        return self._reading
+
+    def _scanned(self) -> int:
+        return self._reading.bytes_opened if self._reading is not None else 0
 
     def _register_tables(
-        self, connection: duckdb.DuckDBPyConnection, tables: tuple[dialect.TableRef, ...]
-    ) -> int:
-        connection.execute(f"ATTACH ':memory:' AS \"{self._catalog_name}\"")
-        schemas = {self._database} | {ref.database for ref in tables}
-        for schema in schemas:
-            connection.execute(f'CREATE SCHEMA "{self._catalog_name}"."{_q(schema)}"')
-        connection.execute(f'USE "{self._catalog_name}"."{_q(self._database)}"')
-        scanned = 0
-        fs: pafs.FileSystem | None = None
-        for index, ref in enumerate(tables):
+        self,
+        connection: duckdb.DuckDBPyConnection,
+        tables: tuple[dialect.TableRef, ...],
+        *,
+        depth: int,
+    ) -> None:
+        for ref in tables:
             if ref.catalog != self._catalog_name:
                 raise QueryError(
                     "CATALOG_NOT_FOUND",
                     f"line {ref.line}:{ref.column}: Catalog '{ref.catalog}' not found",
                 )
+            if (ref.database, ref.table) in self._registered:
+                continue
             spec = catalog.load_table(self._glue, ref.database, ref.table)
             if spec is None:
                 if not catalog.database_exists(self._glue, ref.database):
@@ -150,46 +245,510 @@ class QueryRun:
                     "TABLE_NOT_FOUND",
                     f"line {ref.line}:{ref.column}: Table '{ref.qualified}' does not exist",
                 )
-            fs = fs or self._filesystem()
-            data = catalog.table_dataset(spec, fs)
-            scanned += data.bytes_total
-            source = f"__athena_source_{index}"
-            connection.register(source, data.dataset)
-            connection.execute(
-                f'CREATE VIEW "{self._catalog_name}"."{_q(ref.database)}"."{_q(ref.table)}" '
-                f'AS SELECT * FROM "{source}"'
+            self._schema(connection, ref.database)
+            target = f'"{_q(self._catalog_name)}"."{_q(ref.database)}"."{_q(ref.table)}"'
+            if spec.is_view:
+                self._register_view(connection, spec, target, depth)
+            else:
+                self._register_table(connection, spec, target)
+            self._registered.add((ref.database, ref.table))
+
+    def _register_table(
+        self, connection: duckdb.DuckDBPyConnection, spec: TableSpec, target: str
+    ) -> None:
+        data = catalog.table_dataset(spec, self._read_fs())
+        source = f"__athena_source_{self._sources}"
+        self._sources += 1
+        connection.register(source, data.dataset)
+        if data.text:
+            # LazySimpleSerDe: a field that does not parse as its column's type reads as NULL.
+            items = [
+                f'"{_q(c.name)}"'
+                if glue_tables.duckdb_type(c.hive_type) == "VARCHAR"
+                else f'TRY_CAST("{_q(c.name)}" AS {glue_tables.duckdb_type(c.hive_type)}) '
+                f'AS "{_q(c.name)}"'
+                for c in spec.columns
+            ] + [f'"{_q(c.name)}"' for c in spec.partition_keys]
+            connection.execute(f'CREATE VIEW {target} AS SELECT {", ".join(items)} FROM "{source}"')
+        else:
+            connection.execute(f'CREATE VIEW {target} AS SELECT * FROM "{source}"')
+
+    def _register_view(
+        self, connection: duckdb.DuckDBPyConnection, spec: TableSpec, target: str, depth: int
+    ) -> None:
+        if depth >= _MAX_VIEW_DEPTH:
+            raise QueryError("VIEW_IS_RECURSIVE", f"View is recursive: {spec.qualified}")
+        view = glue_tables.read_view(spec)
+        parsed = dialect.parse_select(
+            connection, view.sql, catalog=view.catalog.lower(), database=view.schema
+        )
+        self._register_tables(connection, parsed.tables, depth=depth + 1)
+        self._schema(connection, view.schema)
+        connection.execute(f'USE "{_q(self._catalog_name)}"."{_q(view.schema)}"')
+        try:
+            connection.execute(f"CREATE VIEW {target} AS {parsed.sql}")
+        except duckdb.Error as error:
+            raise QueryError(
+                "VIEW_IS_STALE", f"View '{spec.qualified}' is stale or invalid: {error}"
+            ) from error
+        finally:
+            connection.execute(f'USE "{_q(self._catalog_name)}"."{_q(self._database)}"')
+
+    # -- statements that change the catalog or write data --------------------------------------
+
+    def _run_statement(  # noqa: PLR0911 (one return per statement kind)
+        self, connection: duckdb.DuckDBPyConnection, statement: ddl.Statement
+    ) -> QueryOutput:
+        if isinstance(statement, ddl.CreateTableAs):
+            return self._create_table_as(connection, statement)
+        if isinstance(statement, ddl.InsertInto):
+            return self._insert_into(connection, statement)
+        if isinstance(statement, ddl.Unload):
+            return self._unload(connection, statement)
+        if isinstance(statement, ddl.CreateView):
+            return self._create_view(connection, statement)
+        if isinstance(statement, ddl.CreateExternalTable):
+            return self._create_external_table(statement)
+        if isinstance(statement, ddl.DropTable):
+            return self._drop(statement)
+        if isinstance(statement, ddl.AlterPartitions):
+            return self._alter_partitions(statement)
+        if isinstance(statement, ddl.RepairTable):
+            return self._repair(statement)
+        if isinstance(statement, ddl.ShowPartitions):
+            spec = self._table(statement.name)
+            if not spec.partition_keys:
+                raise QueryError(
+                    "NOT_SUPPORTED", f"Table {spec.qualified} is not a partitioned table"
+                )
+            names = sorted(
+                glue_tables.partition_name(spec.partition_keys, p.values) for p in spec.partitions
             )
-        return scanned
+            return _text_output("partition", names)
+        spec = self._table(statement.name)
+        if statement.view and not spec.is_view:
+            raise QueryError("NOT_SUPPORTED", f"Relation '{spec.qualified}' is a table, not a view")
+        return _text_output("createtab_stmt", glue_tables.show_create(spec))
 
-    # -- SHOW / DESCRIBE ----------------------------------------------------------------------
+    def _database_of(self, name: ddl.Name) -> str:
+        database = name.database or self._database
+        if not catalog.database_exists(self._glue, database):
+            raise QueryError("SCHEMA_NOT_FOUND", f"Schema '{database}' does not exist")
+        return database
 
-    def _run_ddl(self, ddl: DdlStatement) -> QueryOutput:
-        database = ddl.database or self._database
-        if ddl.kind is DdlKind.SHOW_DATABASES:
-            names = catalog.list_databases(self._glue)
-            return _text_output("database_name", _filter(names, ddl))
-        if ddl.kind is DdlKind.SHOW_TABLES:
-            if not catalog.database_exists(self._glue, database):
-                raise QueryError("SCHEMA_NOT_FOUND", f"Schema '{database}' does not exist")
-            return _text_output("tab_name", _filter(catalog.list_tables(self._glue, database), ddl))
-        spec = catalog.load_table(self._glue, database, ddl.table or "")
+    def _table(self, name: ddl.Name) -> TableSpec:
+        database = self._database_of(name)
+        spec = catalog.load_table(self._glue, database, name.table)
         if spec is None:
             raise QueryError(
                 "TABLE_NOT_FOUND",
-                f"Table '{self._catalog_name}.{database}.{ddl.table}' does not exist",
+                f"Table '{self._catalog_name}.{database}.{name.table}' does not exist",
             )
-        if ddl.kind is DdlKind.SHOW_COLUMNS:
-            return _text_output("field", [c.name for c in spec.all_columns])
-        lines = [f"{c.name:<20}\t{c.hive_type:<20}\t{c.comment}" for c in spec.all_columns]
-        if spec.partition_keys:
-            lines += [
-                "",
-                "# Partition Information",
-                f"{'# col_name':<20}\t{'data_type':<20}\tcomment",
-                "",
+        return spec
+
+    def _empty_location(self, location: str, table: str) -> str:
+        """The ``bucket/prefix`` CTAS or UNLOAD may write to: it must exist and hold no data."""
+        if not location.startswith(("s3://", "s3a://", "s3n://")):
+            raise QueryError(
+                "INVALID_TABLE_PROPERTY", f"External location must be an S3 URI: '{location}'"
+            )
+        root = catalog.s3_path(location)
+        fs = self._filesystem()
+        bucket = root.split("/", 1)[0]
+        if fs.get_file_info(bucket).type == pafs.FileType.NotFound:
+            raise QueryError(
+                "HIVE_FILESYSTEM_ERROR",
+                f"The S3 bucket of location '{location}' does not exist (NoSuchBucket)",
+            )
+        if has_data(fs, root):
+            # https://repost.aws/knowledge-center/athena-hive-path-already-exists
+            raise QueryError(
+                "HIVE_PATH_ALREADY_EXISTS",
+                f"Target directory for table '{table}' already exists: {location}",
+            )
+        return root
+
+    def _result_schema(self, relation: duckdb.DuckDBPyRelation, names: list[str]) -> list[Column]:
+        lowered = [name.lower() for name in names]
+        duplicates = sorted({name for name in lowered if lowered.count(name) > 1})
+        if duplicates:
+            raise QueryError(
+                "DUPLICATE_COLUMN_NAME", f"Column name '{duplicates[0]}' specified more than once"
+            )
+        return [
+            Column(name, glue_tables.hive_type(str(kind), name))
+            for name, kind in zip(lowered, relation.types, strict=True)
+        ]
+
+    def _create_table_as(
+        self, connection: duckdb.DuckDBPyConnection, st: ddl.CreateTableAs
+    ) -> QueryOutput:
+        database = self._database_of(st.name)
+        qualified = f"{database}.{st.name.table}"
+        if catalog.load_table(self._glue, database, st.name.table) is not None:
+            if st.if_not_exists:
+                return _rows_output(0, None)
+            raise QueryError(
+                "ALREADY_EXISTS",
+                f"Table '{self._catalog_name}.{qualified}' already exists",
+            )
+        unknown = sorted(set(st.properties) - _CTAS_PROPERTIES)
+        if unknown:
+            raise QueryError(
+                "INVALID_TABLE_PROPERTY",
+                f"Catalog '{self._catalog_name}' table property '{unknown[0]}' does not exist",
+            )
+        storage = str(st.properties.get("format", "PARQUET")).upper()
+        if storage != "PARQUET":
+            raise QueryError(
+                "NOT_SUPPORTED",
+                f"CREATE TABLE AS with format '{storage}': the local Athena writes PARQUET only",
+            )
+        if str(st.properties.get("table_type", "HIVE")).upper() != "HIVE":
+            raise QueryError("NOT_SUPPORTED", "CREATE TABLE AS writes Hive tables only locally")
+        if "bucketed_by" in st.properties:
+            raise QueryError("NOT_SUPPORTED", "CREATE TABLE AS with bucketed_by (bucketing)")
+        compression = _compression(st.properties)
+        location = str(st.properties.get("external_location") or "")
+        if not location:
+            # Without external_location Athena writes under the query result location.
+            location = f"{self._output_location.rstrip('/')}/tables/{self._query_id}/"
+        root = self._empty_location(location, qualified)
+        relation, names = self._relation(connection, st.query, st.query_offset)
+        columns = self._result_schema(relation, names)
+        partitioned = _list_property(st.properties, "partitioned_by")
+        data_columns, keys = _split_partitions(columns, partitioned)
+        written: list[str] = []
+        rows = 0
+        if st.with_data:
+            files, rows = write_parquet(
+                relation.to_arrow_reader(_BATCH_ROWS),
+                fs=self._filesystem(),
+                root=root,
+                schema=_arrow_schema(columns),
+                partition_by=partitioned,
+                basename=self._query_id,
+                compression=compression,
+            )
+            written = [file.path for file in files]
+            partitions = sorted({file.partition for file in files})
+        else:
+            partitions = []
+        table_input = glue_tables.parquet_table(
+            st.name.table, data_columns, keys, f"s3://{root}/".replace(":///", "://"), compression
+        )
+        try:
+            self._glue.create_table(DatabaseName=database, TableInput=table_input)
+        except Exception:
+            delete_files(self._filesystem(), written)
+            raise
+        try:
+            spec = self._table(ddl.Name(database, st.name.table))
+            self._add_partitions(spec, [(v, _partition_location(spec, v)) for v in partitions])
+        except Exception:
+            self._glue.delete_table(DatabaseName=database, Name=st.name.table)
+            delete_files(self._filesystem(), written)
+            raise
+        return _rows_output(rows, tuple(f"s3://{path}" for path in written))
+
+    def _insert_into(
+        self, connection: duckdb.DuckDBPyConnection, st: ddl.InsertInto
+    ) -> QueryOutput:
+        spec = self._table(st.name)
+        if spec.is_view or not spec.is_parquet:
+            raise QueryError(
+                "NOT_SUPPORTED",
+                f"INSERT INTO '{spec.qualified}': the local Athena inserts into Parquet tables",
+            )
+        relation, names = self._relation(connection, st.query, st.query_offset)
+        target = list(spec.all_columns)
+        if st.columns:
+            unknown = [c for c in st.columns if c not in {t.name for t in target}]
+            if unknown:
+                raise QueryError(
+                    "COLUMN_NOT_FOUND",
+                    f"Insert column name does not exist in target table: {unknown[0]}",
+                )
+            target = [next(t for t in target if t.name == c) for c in st.columns]
+        query_types = [str(kind) for kind in relation.types]
+        table_types = [glue_tables.duckdb_type(c.hive_type) for c in target]
+        compatible = len(query_types) == len(table_types) and all(
+            dialect.type_family(q) is None or dialect.type_family(q) == dialect.type_family(t)
+            for q, t in zip(query_types, table_types, strict=True)
+        )
+        if not compatible:
+            raise QueryError(
+                "TYPE_MISMATCH",
+                "Insert query has mismatched column types: Table: ["
+                + ", ".join(glue_tables.trino_type(c.hive_type) for c in target)
+                + "], Query: ["
+                + ", ".join(dialect.trino_type_name(q) for q in query_types)
+                + "]",
+            )
+        # Positional: the query's own column names (DuckDB's, not Trino's _colN) address them.
+        del names
+        selected = {c.name: relation.columns[i] for i, c in enumerate(target)}
+        items = [
+            f'CAST("{_q(selected[c.name])}" AS {glue_tables.duckdb_type(c.hive_type)})'
+            if c.name in selected
+            else f"CAST(NULL AS {glue_tables.duckdb_type(c.hive_type)})"
+            for c in spec.all_columns
+        ]
+        shaped = relation.select(", ".join(items))
+        root = catalog.s3_path(spec.location)
+        files, rows = write_parquet(
+            shaped.to_arrow_reader(_BATCH_ROWS),
+            fs=self._filesystem(),
+            root=root,
+            schema=_arrow_schema(list(spec.all_columns)),
+            partition_by=[k.name for k in spec.partition_keys],
+            basename=self._query_id,
+            compression=_compression({}),
+        )
+        known = {p.values for p in spec.partitions}
+        new = sorted({f.partition for f in files} - known)
+        try:
+            self._add_partitions(spec, [(v, _partition_location(spec, v)) for v in new])
+        except Exception:
+            delete_files(self._filesystem(), [f.path for f in files])
+            raise
+        return _rows_output(rows, tuple(f.uri for f in files))
+
+    def _unload(self, connection: duckdb.DuckDBPyConnection, st: ddl.Unload) -> QueryOutput:
+        storage = str(st.properties.get("format", "")).upper()
+        if storage != "PARQUET":
+            raise QueryError(
+                "NOT_SUPPORTED",
+                f"UNLOAD with format '{storage or '<none>'}': the local Athena unloads PARQUET",
+            )
+        unknown = sorted(set(st.properties) - {"format", "compression", "partitioned_by"})
+        if unknown:
+            raise QueryError("INVALID_TABLE_PROPERTY", f"Unknown UNLOAD property '{unknown[0]}'")
+        root = self._empty_location(st.location, st.location)
+        relation, names = self._relation(connection, st.query, st.query_offset)
+        columns = self._result_schema(relation, names)
+        partitioned = _list_property(st.properties, "partitioned_by")
+        _split_partitions(columns, partitioned)
+        files, rows = write_parquet(
+            relation.to_arrow_reader(_BATCH_ROWS),
+            fs=self._filesystem(),
+            root=root,
+            schema=_arrow_schema(columns),
+            partition_by=partitioned,
+            basename=self._query_id,
+            # UNLOAD's Parquet default is GZIP (https://docs.aws.amazon.com/athena/latest/ug/unload.html)
+            compression=_compression(
+                {"write_compression": st.properties.get("compression", "GZIP")}
+            ),
+        )
+        return _rows_output(rows, tuple(f.uri for f in files))
+
+    def _create_view(
+        self, connection: duckdb.DuckDBPyConnection, st: ddl.CreateView
+    ) -> QueryOutput:
+        database = self._database_of(st.name)
+        existing = catalog.load_table(self._glue, database, st.name.table)
+        qualified = f"{self._catalog_name}.{database}.{st.name.table}"
+        if existing is not None and not existing.is_view:
+            raise QueryError("ALREADY_EXISTS", f"Table '{qualified}' already exists")
+        if existing is not None and not st.or_replace:
+            raise QueryError("ALREADY_EXISTS", f"View '{qualified}' already exists")
+        relation, names = self._relation(connection, st.query, st.query_offset)
+        columns = self._result_schema(relation, names)
+        view = glue_tables.ViewDefinition(
+            sql=st.query,
+            catalog=self._catalog_name,
+            schema=self._database,
+            columns=tuple(
+                (c.name, dialect.trino_type_name(str(kind)))
+                for c, kind in zip(columns, relation.types, strict=True)
+            ),
+        )
+        table_input = glue_tables.view_table(st.name.table, view, columns)
+        if existing is None:
+            self._glue.create_table(DatabaseName=database, TableInput=table_input)
+        else:
+            self._glue.update_table(DatabaseName=database, TableInput=table_input)
+        return _empty_output()
+
+    def _create_external_table(self, st: ddl.CreateExternalTable) -> QueryOutput:
+        database = self._database_of(st.name)
+        if catalog.load_table(self._glue, database, st.name.table) is not None:
+            if st.if_not_exists:
+                return _empty_output()
+            raise QueryError(
+                "ALREADY_EXISTS",
+                f"Table '{self._catalog_name}.{database}.{st.name.table}' already exists",
+            )
+        if not st.location.startswith(("s3://", "s3a://", "s3n://")):
+            raise QueryError(
+                "INVALID_TABLE_PROPERTY",
+                f"LOCATION must be an S3 URI (s3://bucket/prefix/), got '{st.location}'",
+            )
+        for column in (*st.columns, *st.partition_keys):
+            catalog.arrow_type(column.hive_type)  # fails on a type the reader cannot map
+        names = [c.name for c in (*st.columns, *st.partition_keys)]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise QueryError(
+                "DUPLICATE_COLUMN_NAME", f"Column name '{duplicates[0]}' specified more than once"
+            )
+        table_input = glue_tables.external_table(
+            st.name.table,
+            [Column(c.name, c.hive_type, c.comment) for c in st.columns],
+            [Column(c.name, c.hive_type, c.comment) for c in st.partition_keys],
+            location=st.location,
+            serde=st.serde,
+            input_format=st.input_format,
+            output_format=st.output_format,
+            serde_parameters=st.serde_parameters,
+            table_properties=st.table_properties,
+            comment=st.comment,
+        )
+        self._glue.create_table(DatabaseName=database, TableInput=table_input)
+        return _empty_output()
+
+    def _drop(self, st: ddl.DropTable) -> QueryOutput:
+        database = self._database_of(st.name)
+        spec = catalog.load_table(self._glue, database, st.name.table)
+        qualified = f"{self._catalog_name}.{database}.{st.name.table}"
+        kind = "View" if st.view else "Table"
+        if spec is None or spec.is_view != st.view:
+            if spec is None and st.if_exists:
+                return _empty_output()
+            if spec is not None and st.view:
+                raise QueryError("NOT_SUPPORTED", f"Relation '{qualified}' is a table, not a view")
+            if spec is not None:
+                raise QueryError(
+                    "NOT_SUPPORTED", f"Cannot drop a view with DROP TABLE: '{qualified}'"
+                )
+            raise QueryError(f"{kind.upper()}_NOT_FOUND", f"{kind} '{qualified}' does not exist")
+        # Athena's tables are external: dropping one leaves its data in S3.
+        self._glue.delete_table(DatabaseName=database, Name=st.name.table)
+        return _empty_output()
+
+    def _partition_values(self, spec: TableSpec, partition: ddl.PartitionSpec) -> tuple[str, ...]:
+        given = dict(partition.values)
+        keys = [k.name for k in spec.partition_keys]
+        if sorted(given) != sorted(keys):
+            raise QueryError(
+                "HIVE_METASTORE_ERROR",
+                f"Partition spec {{{', '.join(f'{k}={v}' for k, v in partition.values)}}} does "
+                f"not match the partition keys of {spec.qualified}: [{', '.join(keys)}]",
+            )
+        return tuple(given[k] for k in keys)
+
+    def _alter_partitions(self, st: ddl.AlterPartitions) -> QueryOutput:
+        spec = self._table(st.name)
+        known = {p.values for p in spec.partitions}
+        wanted = [(self._partition_values(spec, p), p.location) for p in st.partitions]
+        if st.add:
+            present = [v for v, _ in wanted if v in known]
+            if present and not st.if_flag:
+                raise QueryError(
+                    "ALREADY_EXISTS",
+                    "Partition already exists: "
+                    + glue_tables.partition_name(spec.partition_keys, present[0]),
+                )
+            self._add_partitions(
+                spec,
+                [
+                    (v, location or _partition_location(spec, v))
+                    for v, location in wanted
+                    if v not in known
+                ],
+            )
+            return _empty_output()
+        missing = [v for v, _ in wanted if v not in known]
+        if missing and not st.if_flag:
+            raise QueryError(
+                "HIVE_METASTORE_ERROR",
+                "Partition not found: "
+                + glue_tables.partition_name(spec.partition_keys, missing[0]),
+            )
+        to_drop = [{"Values": list(v)} for v, _ in wanted if v in known]
+        for start in range(0, len(to_drop), 25):
+            self._glue.batch_delete_partition(
+                DatabaseName=spec.database,
+                TableName=spec.name,
+                PartitionsToDelete=to_drop[start : start + 25],
+            )
+        return _empty_output()
+
+    def _add_partitions(
+        self, spec: TableSpec, partitions: list[tuple[tuple[str, ...], str]]
+    ) -> None:
+        inputs = [glue_tables.partition_input(spec, v, loc) for v, loc in partitions]
+        for start in range(0, len(inputs), 100):
+            response = self._glue.batch_create_partition(
+                DatabaseName=spec.database,
+                TableName=spec.name,
+                PartitionInputList=inputs[start : start + 100],
+            )
+            errors = [
+                e
+                for e in response.get("Errors", [])
+                if (e.get("ErrorDetail") or {}).get("ErrorCode") != "AlreadyExistsException"
             ]
-            lines += [f"{c.name:<20}\t{c.hive_type:<20}\t{c.comment}" for c in spec.partition_keys]
-        return _text_output("col_name", lines)
+            if errors:
+                detail = errors[0].get("ErrorDetail") or {}
+                raise QueryError(
+                    "HIVE_METASTORE_ERROR",
+                    f"Cannot add partition {errors[0].get('PartitionValues')}: "
+                    f"{detail.get('ErrorMessage', detail)}",
+                )
+
+    def _repair(self, st: ddl.RepairTable) -> QueryOutput:
+        spec = self._table(st.name)
+        if not spec.partition_keys:
+            return _text_output("result", [])
+        root = catalog.s3_path(spec.location)
+        found = catalog.hive_partitions(spec, self._filesystem())
+        known = {p.values for p in spec.partitions}
+        new = sorted(set(found) - known)
+        self._add_partitions(spec, [(v, f"s3://{root}/{found[v]}/") for v in new])
+        names = [f"{spec.name}:{glue_tables.partition_name(spec.partition_keys, v)}" for v in new]
+        lines = []
+        if names:
+            lines.append("Partitions not in metastore:\t" + "\t".join(names))
+            lines += [f"Repair: Added partition to metastore {name}" for name in names]
+        return _text_output("result", lines)
+
+    # -- SHOW / DESCRIBE (answered from the catalog alone) ------------------------------------
+
+    def _run_ddl(self, show: DdlStatement) -> QueryOutput:
+        return _show(self._glue, self._catalog_name, self._database, show)
+
+
+def _show(
+    glue: GlueCatalog, catalog_name: str, context_database: str, show: DdlStatement
+) -> QueryOutput:
+    database = show.database or context_database
+    if show.kind is DdlKind.SHOW_DATABASES:
+        names = catalog.list_databases(glue)
+        return _text_output("database_name", _filter(names, show))
+    if show.kind is DdlKind.SHOW_TABLES:
+        if not catalog.database_exists(glue, database):
+            raise QueryError("SCHEMA_NOT_FOUND", f"Schema '{database}' does not exist")
+        return _text_output("tab_name", _filter(catalog.list_tables(glue, database), show))
+    spec = catalog.load_table(glue, database, show.table or "")
+    if spec is None:
+        raise QueryError(
+            "TABLE_NOT_FOUND",
+            f"Table '{catalog_name}.{database}.{show.table}' does not exist",
+        )
+    if show.kind is DdlKind.SHOW_COLUMNS:
+        return _text_output("field", [c.name for c in spec.all_columns])
+    lines = [f"{c.name:<20}\t{c.hive_type:<20}\t{c.comment}" for c in spec.all_columns]
+    if spec.partition_keys:
+        lines += [
+            "",
+            "# Partition Information",
+            f"{'# col_name':<20}\t{'data_type':<20}\tcomment",
+            "",
+        ]
+        lines += [f"{c.name:<20}\t{c.hive_type:<20}\t{c.comment}" for c in spec.partition_keys]
+    return _text_output("col_name", lines)
 
 
 def _check_syntax(query: str) -> None:
@@ -201,6 +760,17 @@ def _check_syntax(query: str) -> None:
 
 def _q(identifier: str) -> str:
     return identifier.replace('"', '""')
+
+
+def _blank(text: str) -> str:
+    """``text`` as blanks, its line breaks kept (so positions after it stay the same)."""
+    return "".join(char if char == "\n" else " " for char in text)
+
+
+def _statement_words(query: str) -> str:
+    """The statement's leading keywords (``CREATE FUNCTION``), to name it in an error."""
+    words = re.findall(r"[A-Za-z]+", statements.strip_comments(query))[:2]
+    return " ".join(words).upper() or "The statement"
 
 
 def _filter(names: list[str], ddl: DdlStatement) -> list[str]:
@@ -216,3 +786,68 @@ def _filter(names: list[str], ddl: DdlStatement) -> list[str]:
 def _text_output(column: str, values: list[str]) -> QueryOutput:
     table = pa.table({column: pa.array(values, pa.string())})
     return QueryOutput((results.ddl_column_info(column),), table, False, 0)
+
+
+def _empty_output() -> QueryOutput:
+    """A DDL statement's result: no columns, no rows."""
+    return QueryOutput((), pa.table({}), False, 0)
+
+
+def _rows_output(rows: int, manifest: tuple[str, ...] | None) -> QueryOutput:
+    """CTAS, INSERT INTO and UNLOAD answer with the number of rows written."""
+    table = pa.table({"rows": pa.array([str(rows)], pa.string())})
+    return QueryOutput(
+        (results.column_info("rows", "BIGINT"),), table, True, 0, manifest, update_count=rows
+    )
+
+
+def _compression(properties: dict[str, str | list[str]]) -> str:
+    name = str(
+        properties.get("write_compression") or properties.get("parquet_compression") or "SNAPPY"
+    ).upper()
+    if name not in COMPRESSION:
+        raise QueryError(
+            "INVALID_TABLE_PROPERTY",
+            f"Unsupported compression '{name}' for PARQUET (use one of {', '.join(COMPRESSION)})",
+        )
+    return COMPRESSION[name]
+
+
+def _list_property(properties: dict[str, str | list[str]], name: str) -> list[str]:
+    value = properties.get(name) or []
+    values = [value] if isinstance(value, str) else value
+    return [v.lower() for v in values]
+
+
+def _split_partitions(
+    columns: list[Column], partitioned_by: list[str]
+) -> tuple[list[Column], list[Column]]:
+    """Data columns and partition keys: the keys must be the query's last columns, in order.
+
+    https://docs.aws.amazon.com/athena/latest/ug/create-table-as.html ("partitioned_by")
+    """
+    if not partitioned_by:
+        return columns, []
+    names = [c.name for c in columns]
+    missing = [p for p in partitioned_by if p not in names]
+    if missing:
+        raise QueryError(
+            "INVALID_TABLE_PROPERTY",
+            f"Partition column '{missing[0]}' is not a column of the query's result",
+        )
+    if names[-len(partitioned_by) :] != partitioned_by or len(partitioned_by) == len(names):
+        raise QueryError(
+            "HIVE_COLUMN_ORDER_MISMATCH",
+            "Partition keys must be the last columns in the table and in the same order as the "
+            f"table properties: [{', '.join(partitioned_by)}]",
+        )
+    return columns[: -len(partitioned_by)], columns[-len(partitioned_by) :]
+
+
+def _arrow_schema(columns: list[Column]) -> pa.Schema:
+    return pa.schema([pa.field(c.name, catalog.arrow_type(c.hive_type)) for c in columns])
+
+
+def _partition_location(spec: TableSpec, values: tuple[str, ...]) -> str:
+    base = spec.location if spec.location.endswith("/") else spec.location + "/"
+    return f"{base}{glue_tables.partition_name(spec.partition_keys, values)}/"

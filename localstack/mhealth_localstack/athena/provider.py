@@ -24,7 +24,12 @@ from mhealth_localstack.athena.catalog import s3_path
 from mhealth_localstack.athena.engine import QueryCancelled, QueryRun
 from mhealth_localstack.athena.errors import QueryError
 from mhealth_localstack.athena.results import ColumnInfo
-from mhealth_localstack.athena.statements import StatementType, parse_ddl, statement_type
+from mhealth_localstack.athena.statements import (
+    StatementType,
+    parse_ddl,
+    statement_type,
+    substatement_type,
+)
 from mhealth_localstack.gateway import access_key_for, edge_host
 
 LOG = logging.getLogger(__name__)
@@ -89,6 +94,8 @@ class QueryExecution:
     scanned_bytes: int = 0
     columns: tuple[ColumnInfo, ...] = ()
     header: bool = True
+    manifest_location: str | None = None
+    update_count: int = 0
     run: QueryRun | None = field(default=None, repr=False)
 
     def describe(self) -> dict[str, Any]:
@@ -108,6 +115,9 @@ class QueryExecution:
                 "Retryable": False,
                 "ErrorMessage": self.reason,
             }
+        statistics_extra = (
+            {"DataManifestLocation": self.manifest_location} if self.manifest_location else {}
+        )
         total = self.engine_millis
         if self.completed:
             total = int((self.completed - self.submitted).total_seconds() * 1000)
@@ -128,6 +138,7 @@ class QueryExecution:
                 "QueryPlanningTimeInMillis": 0,
                 "ServiceProcessingTimeInMillis": 0,
                 "ResultReuseInformation": {"ReusedPreviousResult": False},
+                **statistics_extra,
             },
             "WorkGroup": self.workgroup,
             "EngineVersion": dict(_ENGINE_VERSION),
@@ -135,10 +146,7 @@ class QueryExecution:
         }
 
     def _substatement_type(self) -> str:
-        ddl = parse_ddl(self.query)
-        if ddl is not None:
-            return ddl.kind.value
-        return "SELECT" if self.statement_type is StatementType.DML else "UNKNOWN"
+        return substatement_type(self.query)
 
 
 def _output_file(location: str, query_id: str, statement: StatementType) -> str:
@@ -305,7 +313,7 @@ class AthenaProvider(ServiceLifecycleHook):
             max_results=max_results,
         )
         response: dict[str, Any] = {
-            "UpdateCount": 0,
+            "UpdateCount": execution.update_count,
             "ResultSet": {
                 "Rows": page.rows,
                 "ResultSetMetadata": {"ColumnInfo": list(execution.columns)},
@@ -335,6 +343,8 @@ class AthenaProvider(ServiceLifecycleHook):
             database=execution.database or "default",
             glue=glue,
             filesystem=filesystem,
+            query_id=execution.query_id,
+            output_location=execution.output_location.rsplit("/", 1)[0] + "/",
         )
         with self._lock:
             if execution.state != QUEUED:
@@ -347,6 +357,7 @@ class AthenaProvider(ServiceLifecycleHook):
             self._write_results(
                 execution, output.table, output.columns, output.header, filesystem()
             )
+            manifest = self._write_manifest(execution, output.manifest, filesystem())
         except QueryCancelled:
             self._finish(execution, started, CANCELLED, "Query cancelled by user")
             return
@@ -364,6 +375,8 @@ class AthenaProvider(ServiceLifecycleHook):
             execution.columns = output.columns
             execution.header = output.header
             execution.scanned_bytes = output.data_scanned_bytes
+            execution.manifest_location = manifest
+            execution.update_count = output.update_count
             self._results[execution.query_id] = output.table
             while len(self._results) > _CACHED_RESULTS:
                 self._results.popitem(last=False)
@@ -410,6 +423,19 @@ class AthenaProvider(ServiceLifecycleHook):
             raise QueryError(
                 "PERMISSION_DENIED", f"Unable to verify/create output bucket {bucket} ({error})"
             ) from error
+
+    def _write_manifest(
+        self, execution: QueryExecution, files: tuple[str, ...] | None, fs: pafs.FileSystem
+    ) -> str | None:
+        """Athena's ``<id>-manifest.csv`` beside the result: the data files a statement wrote."""
+        if files is None:
+            return None
+        location = (
+            execution.output_location.rsplit("/", 1)[0] + f"/{execution.query_id}-manifest.csv"
+        )
+        with fs.open_output_stream(s3_path(location)) as stream:
+            stream.write("".join(f"{uri}\n" for uri in files).encode())
+        return location
 
     # -- helpers ---------------------------------------------------------------------------
 

@@ -108,11 +108,42 @@ def statement_type(sql: str) -> StatementType:
     text = strip_comments(sql)
     first = re.match(r"\(|\w+", text)
     keyword = first.group(0).upper() if first else ""
-    if keyword in _DML_KEYWORDS or keyword in {"INSERT", "UPDATE", "DELETE", "MERGE"}:
+    if keyword in _DML_KEYWORDS or keyword in {"INSERT", "UPDATE", "DELETE", "MERGE", "UNLOAD"}:
         return StatementType.DML
     if keyword in {"SHOW", "DESCRIBE", "DESC", "CREATE", "DROP", "ALTER", "MSCK"}:
         return StatementType.DDL
     return StatementType.UTILITY
+
+
+# Athena's SubstatementType by leading words (the longest match wins).
+_SUBSTATEMENTS: Final = (
+    (r"CREATE\s+EXTERNAL\s+TABLE", "CREATE_TABLE"),
+    (r"CREATE\s+TABLE\b.*\bAS\b", "CREATE_TABLE_AS_SELECT"),
+    (r"CREATE\s+TABLE", "CREATE_TABLE"),
+    (r"CREATE\s+(OR\s+REPLACE\s+)?VIEW", "CREATE_VIEW"),
+    (r"DROP\s+TABLE", "DROP_TABLE"),
+    (r"DROP\s+VIEW", "DROP_VIEW"),
+    (r"ALTER\s+TABLE\s+\S+\s+ADD", "ALTER_TABLE_ADD_PARTITION"),
+    (r"ALTER\s+TABLE\s+\S+\s+DROP", "ALTER_TABLE_DROP_PARTITION"),
+    (r"MSCK\s+REPAIR", "MSCK_REPAIR_TABLE"),
+    (r"SHOW\s+PARTITIONS", "SHOW_PARTITIONS"),
+    (r"SHOW\s+CREATE\s+TABLE", "SHOW_CREATE_TABLE"),
+    (r"SHOW\s+CREATE\s+VIEW", "SHOW_CREATE_VIEW"),
+    (r"UNLOAD", "UNLOAD"),
+    (r"INSERT", "INSERT"),
+)
+
+
+def substatement_type(sql: str) -> str:
+    """Athena's SubstatementType of a statement (``SELECT``, ``CREATE_TABLE_AS_SELECT``, …)."""
+    ddl = parse_ddl(sql)
+    if ddl is not None:
+        return ddl.kind.value
+    text = strip_comments(sql)
+    for pattern, name in _SUBSTATEMENTS:
+        if re.match(pattern, text, re.I | re.S):
+            return name
+    return "SELECT" if statement_type(sql) is StatementType.DML else "UNKNOWN"
 
 
 def like_to_regex(pattern: str) -> re.Pattern[str]:
