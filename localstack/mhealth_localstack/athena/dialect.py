@@ -437,7 +437,13 @@ def check_comparisons(connection: duckdb.DuckDBPyConnection, sql: str) -> None:
                     f"{_trino_type(types[1], right)}"
                 )
             else:
-                line, column = line_column(sql, int(node.get("query_location", -1)))
+                # Trino places an IN predicate at its IN keyword (NOT IN: at NOT).
+                value = operands[0]
+                end = int(value.get("query_location", 0)) + int(
+                    value.get("query_location_length", 0)
+                )
+                keyword = re.compile(r"\b(?:NOT\s+)?IN\b", re.I).search(sql, end)
+                line, column = line_column(sql, keyword.start() if keyword else end)
                 message = "IN value and list items must be the same type: " + _trino_type(
                     types[0], operands[0]
                 )
