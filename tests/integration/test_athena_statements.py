@@ -298,8 +298,9 @@ def test_bad_ctas_input_fails_with_athena_errors_and_leaves_no_half_written_tabl
         f"CREATE TABLE lake WITH (external_location = 's3://{lake.bucket}/t5/') AS SELECT 1 a"
     )
 
+    column = missing_query.index("nowhere") + 1
     assert missing == (
-        f"TABLE_NOT_FOUND: line 1:{missing_query.index('nowhere') + 1}: Table 'awsdatacatalog.{lake.database}.nowhere' "
+        f"TABLE_NOT_FOUND: line 1:{column}: Table 'awsdatacatalog.{lake.database}.nowhere' "
         "does not exist"
     )
     assert no_bucket.startswith("HIVE_FILESYSTEM_ERROR: ")
