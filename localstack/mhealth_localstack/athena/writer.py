@@ -102,7 +102,8 @@ def write_parquet(
             max_rows_per_file=_ROWS_PER_FILE,
             file_options=options,
             file_visitor=visit,
-            create_dir=False,
+            # S3 has no folders: creating them would leave empty "key/" marker objects.
+            create_dir=fs.type_name == "local",
         )
     except pa.ArrowInvalid as error:
         delete_files(fs, [file.path for file in written])
