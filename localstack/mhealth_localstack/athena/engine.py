@@ -17,7 +17,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.fs as pafs
 
-from mhealth_localstack.athena import catalog, ddl, dialect, glue_tables, results, statements
+from mhealth_localstack.athena import catalog, ddl, dialect, glue_tables, results, statements, text
 from mhealth_localstack.athena.catalog import Column, GlueCatalog, TableSpec
 from mhealth_localstack.athena.errors import QueryError, translate_error
 from mhealth_localstack.athena.results import ColumnInfo
@@ -769,7 +769,7 @@ def _blank(text: str) -> str:
 
 def _statement_words(query: str) -> str:
     """The statement's leading keywords (``CREATE FUNCTION``), to name it in an error."""
-    words = re.findall(r"[A-Za-z]+", statements.strip_comments(query))[:2]
+    words = re.findall(r"[A-Za-z]+", text.strip_comments(query))[:2]
     return " ".join(words).upper() or "The statement"
 
 

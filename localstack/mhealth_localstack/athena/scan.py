@@ -13,7 +13,7 @@ from typing import Any
 import pyarrow.fs as pafs
 
 
-class _CountingHandler(pafs.FileSystemHandler):
+class _CountingHandler(pafs.FileSystemHandler):  # type: ignore[misc]  # pyarrow is untyped
     """Delegates to a filesystem and records the size of each file opened for reading."""
 
     def __init__(self, base: pafs.FileSystem) -> None:
@@ -85,7 +85,7 @@ class _CountingHandler(pafs.FileSystemHandler):
         return self.base.open_append_stream(path, metadata=metadata)
 
 
-class CountingFileSystem(pafs.PyFileSystem):
+class CountingFileSystem(pafs.PyFileSystem):  # type: ignore[misc]
     """A read-side filesystem whose ``bytes_opened`` is the size of the distinct files read."""
 
     def __init__(self, base: pafs.FileSystem) -> None:
