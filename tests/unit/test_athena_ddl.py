@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 from mhealth_localstack.athena import catalog, ddl, dialect, glue_tables, statements, writer
 from mhealth_localstack.athena.catalog import Column
-from mhealth_localstack.athena.errors import QueryError
+from mhealth_localstack.athena.errors import QueryError, translate_error
 from mhealth_localstack.athena.statements import StatementType
 
 # -- parsing --------------------------------------------------------------------------------
@@ -410,3 +410,22 @@ def test_write_parquet_refuses_more_than_100_partitions_and_leaves_no_files(
 
     assert error.value.code == "HIVE_TOO_MANY_OPEN_PARTITIONS"
     assert [p for p in (tmp_path / "out").rglob("*") if p.is_file()] == []
+
+
+@pytest.mark.parametrize(
+    ("sql", "reason"),
+    [
+        ("SELECT user_id + 1 FROM t", "Cannot apply operator: varchar + integer"),
+        ("SELECT x * '2' FROM t", "Cannot apply operator: double * varchar"),
+        ("SELECT d - 'x' FROM t", "Cannot apply operator: date - varchar"),
+    ],
+)
+def test_arithmetic_across_type_families_fails_type_mismatch(
+    typed: duckdb.DuckDBPyConnection, sql: str, reason: str
+) -> None:
+    with pytest.raises(duckdb.BinderException) as raised:
+        typed.sql(sql).fetchall()
+
+    translated = translate_error(raised.value, sql)
+
+    assert (translated.code, str(translated).split(": ", 1)[1]) == ("TYPE_MISMATCH", reason)

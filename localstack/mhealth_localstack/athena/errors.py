@@ -83,6 +83,23 @@ def _call_position(query: str | None, name: str) -> str:
     return ""
 
 
+# DuckDB's binder message for an arithmetic operator over types it cannot combine.
+_OPERATOR_TYPES: Final = re.compile(
+    r"""(?:function call "|argument types ')([-+*/%])\(([A-Z_ ]+(?:\([\d, ]+\))?), """
+    r"""([A-Z_ ]+(?:\([\d, ]+\))?)\)"""
+)
+_TRINO_OPERANDS: Final = {
+    "STRING_LITERAL": "varchar",
+    "INTEGER_LITERAL": "integer",
+    "FLOAT": "real",
+    "TIMESTAMP": "timestamp(3)",
+}
+
+
+def _trino_operand(duckdb_type: str) -> str:
+    return _TRINO_OPERANDS.get(duckdb_type, duckdb_type.lower())
+
+
 def translate_error(error: duckdb.Error, query: str | None = None) -> QueryError:  # noqa: PLR0911
     """DuckDB's exception as Athena reports a failed query (error code prefix, no DuckDB banner).
 
@@ -96,6 +113,14 @@ def translate_error(error: duckdb.Error, query: str | None = None) -> QueryError
     if column:
         return QueryError(
             "COLUMN_NOT_FOUND", f"Column '{column.group(1)}' cannot be resolved ({message})"
+        )
+    operator = _OPERATOR_TYPES.search(message)
+    if operator and isinstance(error, duckdb.BinderException):
+        symbol, left, right = operator.groups()
+        return QueryError(
+            "TYPE_MISMATCH",
+            f"{_error_position(text, query)}Cannot apply operator: "
+            f"{_trino_operand(left)} {symbol} {_trino_operand(right)}",
         )
     function = _UNKNOWN_FUNCTION.match(message)
     if function and isinstance(error, duckdb.CatalogException):
