@@ -429,3 +429,39 @@ def test_arithmetic_across_type_families_fails_type_mismatch(
     translated = translate_error(raised.value, sql)
 
     assert (translated.code, str(translated).split(": ", 1)[1]) == ("TYPE_MISMATCH", reason)
+
+
+@pytest.mark.parametrize(
+    ("sql", "reason"),
+    [
+        (
+            "SELECT `user_id` FROM t",
+            "SYNTAX_ERROR: line 1:8: backquoted identifiers are not supported; use double quotes "
+            "to quote identifiers",
+        ),
+        (
+            "SELECT 1 AS order",
+            "SYNTAX_ERROR: line 1:13: mismatched input 'order'. Expecting: <identifier>",
+        ),
+        (
+            "SELECT t.table\nFROM t",
+            "SYNTAX_ERROR: line 1:10: mismatched input 'table'. Expecting: <identifier>",
+        ),
+    ],
+)
+def test_identifiers_follow_trino_quoting_rules(sql: str, reason: str) -> None:
+    with pytest.raises(QueryError) as error:
+        dialect.check_identifiers(sql)
+    assert str(error.value) == reason
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        'SELECT 1 AS "order", x AS "table" FROM t',
+        "SELECT CAST(x AS DATE) AS day, timestamp, user FROM t -- `not an identifier`",
+        "SELECT 'it`s' AS quoted, count(*) AS n FROM t",
+    ],
+)
+def test_quoted_reserved_words_and_non_reserved_keywords_pass(sql: str) -> None:
+    dialect.check_identifiers(sql)

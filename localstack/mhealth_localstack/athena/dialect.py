@@ -180,6 +180,127 @@ def serialize(connection: duckdb.DuckDBPyConnection, sql: str) -> dict[str, Any]
     return result
 
 
+# Trino's reserved keywords: an identifier spelled like one must be double-quoted
+# (https://trino.io/docs/current/language/reserved.html).
+TRINO_RESERVED: Final = frozenset(
+    [
+        "ALTER",
+        "AND",
+        "AS",
+        "BETWEEN",
+        "BY",
+        "CASE",
+        "CAST",
+        "CONSTRAINT",
+        "CREATE",
+        "CROSS",
+        "CUBE",
+        "CURRENT_CATALOG",
+        "CURRENT_DATE",
+        "CURRENT_PATH",
+        "CURRENT_ROLE",
+        "CURRENT_SCHEMA",
+        "CURRENT_TIME",
+        "CURRENT_TIMESTAMP",
+        "CURRENT_USER",
+        "DEALLOCATE",
+        "DELETE",
+        "DESCRIBE",
+        "DISTINCT",
+        "DROP",
+        "ELSE",
+        "END",
+        "ESCAPE",
+        "EXCEPT",
+        "EXECUTE",
+        "EXISTS",
+        "EXTRACT",
+        "FALSE",
+        "FOR",
+        "FROM",
+        "FULL",
+        "GROUP",
+        "GROUPING",
+        "HAVING",
+        "IN",
+        "INNER",
+        "INSERT",
+        "INTERSECT",
+        "INTO",
+        "IS",
+        "JOIN",
+        "JSON_ARRAY",
+        "JSON_EXISTS",
+        "JSON_OBJECT",
+        "JSON_QUERY",
+        "JSON_TABLE",
+        "JSON_VALUE",
+        "LEFT",
+        "LIKE",
+        "LISTAGG",
+        "LOCALTIME",
+        "LOCALTIMESTAMP",
+        "NATURAL",
+        "NORMALIZE",
+        "NOT",
+        "NULL",
+        "ON",
+        "OR",
+        "ORDER",
+        "OUTER",
+        "PREPARE",
+        "RECURSIVE",
+        "RIGHT",
+        "ROLLUP",
+        "SELECT",
+        "SKIP",
+        "TABLE",
+        "THEN",
+        "TRIM",
+        "TRUE",
+        "UESCAPE",
+        "UNION",
+        "UNNEST",
+        "USING",
+        "VALUES",
+        "WHEN",
+        "WHERE",
+        "WITH",
+    ]
+)
+
+
+def check_identifiers(sql: str) -> None:
+    """Fail like Trino on identifiers DuckDB accepts: backquotes, reserved words unquoted.
+
+    ``SELECT `a``` and ``SELECT 1 AS order`` / ``t.order`` run on DuckDB; Trino's parser
+    rejects them (backquotes are Hive DDL syntax only).
+    """
+    tokens = [
+        (start, kind)
+        for start, kind in duckdb.tokenize(sql)
+        if kind is not duckdb.token_type.comment
+    ]
+    for index, (start, kind) in enumerate(tokens):
+        end = tokens[index + 1][0] if index + 1 < len(tokens) else len(sql)
+        word = sql[start:end].strip()
+        line, column = line_column(sql, start)
+        if kind is duckdb.token_type.identifier and word.startswith("`"):
+            raise QueryError(
+                "SYNTAX_ERROR",
+                f"line {line}:{column}: backquoted identifiers are not supported; use double "
+                "quotes to quote identifiers",
+            )
+        if kind is not duckdb.token_type.keyword or word.upper() not in TRINO_RESERVED:
+            continue
+        before = sql[tokens[index - 1][0] : start].strip().upper() if index else ""
+        if before in {"AS", "."}:
+            raise QueryError(
+                "SYNTAX_ERROR",
+                f"line {line}:{column}: mismatched input '{word}'. Expecting: <identifier>",
+            )
+
+
 def parse_select(
     connection: duckdb.DuckDBPyConnection, sql: str, *, catalog: str, database: str
 ) -> SelectStatement:
@@ -190,6 +311,7 @@ def parse_select(
             "INVALID_INPUT" if statements else "SYNTAX_ERROR",
             "Only one sql statement is allowed. Got: " + str(len(statements)),
         )
+    check_identifiers(sql)
     if statements[0].type == duckdb.StatementType.EXPLAIN:
         # DuckDB serialises SELECT only: read the tables of the explained query, with the
         # EXPLAIN [ANALYZE] prefix blanked out so that line:column stay those of the query text.
