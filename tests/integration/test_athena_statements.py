@@ -192,6 +192,7 @@ def test_ctas_writes_partitioned_parquet_registers_table_and_partitions_then_dro
     assert execution["SubstatementType"] == "CREATE_TABLE_AS_SELECT"
     result = lake.athena.get_query_results(QueryExecutionId=execution["QueryExecutionId"])
     assert result["UpdateCount"] == 5
+    assert execution["Statistics"]["DataScannedInBytes"] == sum(lake.keys("lake/").values())
     table = lake.glue.get_table(DatabaseName=lake.database, Name="doubled")["Table"]
     assert table["TableType"] == "EXTERNAL_TABLE"
     assert [(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"]] == [

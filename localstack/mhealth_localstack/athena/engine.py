@@ -449,7 +449,7 @@ class QueryRun:
             self._glue.delete_table(DatabaseName=database, Name=st.name.table)
             delete_files(self._filesystem(), written)
             raise
-        return _rows_output(rows, tuple(f"s3://{path}" for path in written))
+        return _rows_output(rows, tuple(f"s3://{path}" for path in written), self._scanned())
 
     def _insert_into(
         self, connection: duckdb.DuckDBPyConnection, st: ddl.InsertInto
@@ -512,7 +512,7 @@ class QueryRun:
         except Exception:
             delete_files(self._filesystem(), [f.path for f in files])
             raise
-        return _rows_output(rows, tuple(f.uri for f in files))
+        return _rows_output(rows, tuple(f.uri for f in files), self._scanned())
 
     def _unload(self, connection: duckdb.DuckDBPyConnection, st: ddl.Unload) -> QueryOutput:
         storage = str(st.properties.get("format", "")).upper()
@@ -541,7 +541,7 @@ class QueryRun:
                 {"write_compression": st.properties.get("compression", "GZIP")}
             ),
         )
-        return _rows_output(rows, tuple(f.uri for f in files))
+        return _rows_output(rows, tuple(f.uri for f in files), self._scanned())
 
     def _create_view(
         self, connection: duckdb.DuckDBPyConnection, st: ddl.CreateView
@@ -793,11 +793,11 @@ def _empty_output() -> QueryOutput:
     return QueryOutput((), pa.table({}), False, 0)
 
 
-def _rows_output(rows: int, manifest: tuple[str, ...] | None) -> QueryOutput:
+def _rows_output(rows: int, manifest: tuple[str, ...] | None, scanned: int = 0) -> QueryOutput:
     """CTAS, INSERT INTO and UNLOAD answer with the number of rows written."""
     table = pa.table({"rows": pa.array([str(rows)], pa.string())})
     return QueryOutput(
-        (results.column_info("rows", "BIGINT"),), table, True, 0, manifest, update_count=rows
+        (results.column_info("rows", "BIGINT"),), table, True, scanned, manifest, update_count=rows
     )
 
 
