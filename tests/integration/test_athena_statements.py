@@ -250,8 +250,10 @@ def test_ctas_as_awswrangler_sends_it_defaults_location_and_with_no_data(lake: L
     columns = lake.athena.get_query_results(QueryExecutionId=execution["QueryExecutionId"])
     assert columns["ResultSet"]["ResultSetMetadata"]["ColumnInfo"][0]["Name"] == "rows"
 
+    # dbt-athena's Hive table materialisation sends table_type and is_external too.
     empty = lake.run(
-        f"CREATE TABLE shape WITH (external_location = 's3://{lake.bucket}/shape/') AS "
+        "CREATE TABLE shape WITH (table_type = 'hive', is_external = true, "
+        f"external_location = 's3://{lake.bucket}/shape/', format = 'parquet') AS "
         "SELECT activity, sensor FROM lake WITH NO DATA"
     )
     assert empty["Status"]["State"] == "SUCCEEDED", empty["Status"]

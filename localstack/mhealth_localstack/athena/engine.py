@@ -44,6 +44,8 @@ _CTAS_PROPERTIES: Final = frozenset(
         "table_type",
         "bucketed_by",
         "bucket_count",
+        "is_external",  # dbt-athena sends is_external = true
+        "compression_level",  # accepted; pyarrow's default level is used
     }
 )
 
@@ -406,6 +408,8 @@ class QueryRun:
             )
         if str(st.properties.get("table_type", "HIVE")).upper() != "HIVE":
             raise QueryError("NOT_SUPPORTED", "CREATE TABLE AS writes Hive tables only locally")
+        if str(st.properties.get("is_external", "true")).lower() != "true":
+            raise QueryError("NOT_SUPPORTED", "CREATE TABLE AS with is_external = false")
         if "bucketed_by" in st.properties:
             raise QueryError("NOT_SUPPORTED", "CREATE TABLE AS with bucketed_by (bucketing)")
         compression = _compression(st.properties)
