@@ -23,7 +23,13 @@ from mhealth_localstack.athena.errors import QueryError, translate_error
 from mhealth_localstack.athena.results import ColumnInfo
 from mhealth_localstack.athena.scan import CountingFileSystem
 from mhealth_localstack.athena.statements import DdlKind, DdlStatement, StatementType
-from mhealth_localstack.athena.writer import COMPRESSION, delete_files, has_data, write_parquet
+from mhealth_localstack.athena.writer import (
+    COMPRESSION,
+    delete_tree,
+    delete_written,
+    has_data,
+    write_parquet,
+)
 
 _QUERYABLE_STATEMENTS = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN})
 _BATCH_ROWS: Final = 64 * 1024
@@ -192,6 +198,12 @@ class QueryRun:
         if relation is None:
             raise QueryError("NOT_SUPPORTED", "The statement returns no result set")
         return relation, dialect.output_names(parsed.select_items, relation.columns)
+
+    def _check_cancelled(self) -> None:
+        """Stop before a catalog change once StopQueryExecution came in."""
+        with self._lock:
+            if self._cancelled:
+                raise QueryCancelled
 
     def _prepare(self, connection: duckdb.DuckDBPyConnection) -> None:
         if self._schemas:
@@ -424,34 +436,35 @@ class QueryRun:
         data_columns, keys = _split_partitions(columns, partitioned)
         written: list[str] = []
         rows = 0
-        if st.with_data:
-            files, rows = write_parquet(
-                relation.to_arrow_reader(_BATCH_ROWS),
-                fs=self._filesystem(),
-                root=root,
-                schema=_arrow_schema(columns),
-                partition_by=partitioned,
-                basename=self._query_id,
-                compression=compression,
+        partitions: list[tuple[str, ...]] = []
+        created = False
+        try:
+            if st.with_data:
+                files, rows = write_parquet(
+                    relation.to_arrow_reader(_BATCH_ROWS),
+                    fs=self._filesystem(),
+                    root=root,
+                    schema=_arrow_schema(columns),
+                    partition_by=partitioned,
+                    basename=self._query_id,
+                    compression=compression,
+                )
+                written = [file.path for file in files]
+                partitions = sorted({file.partition for file in files})
+            self._check_cancelled()
+            table_input = glue_tables.parquet_table(
+                st.name.table, data_columns, keys, f"s3://{root}/", compression
             )
-            written = [file.path for file in files]
-            partitions = sorted({file.partition for file in files})
-        else:
-            partitions = []
-        table_input = glue_tables.parquet_table(
-            st.name.table, data_columns, keys, f"s3://{root}/".replace(":///", "://"), compression
-        )
-        try:
             self._glue.create_table(DatabaseName=database, TableInput=table_input)
-        except Exception:
-            delete_files(self._filesystem(), written)
-            raise
-        try:
+            created = True
             spec = self._table(ddl.Name(database, st.name.table))
             self._add_partitions(spec, [(v, _partition_location(spec, v)) for v in partitions])
-        except Exception:
-            self._glue.delete_table(DatabaseName=database, Name=st.name.table)
-            delete_files(self._filesystem(), written)
+            self._check_cancelled()
+        except BaseException:
+            # Nothing half-written stays: not the table, not its files.
+            if created:
+                self._glue.delete_table(DatabaseName=database, Name=st.name.table)
+            delete_tree(self._filesystem(), root)  # the location held no data before
             raise
         return _rows_output(rows, tuple(f"s3://{path}" for path in written), self._scanned())
 
@@ -512,9 +525,10 @@ class QueryRun:
         known = {p.values for p in spec.partitions}
         new = sorted({f.partition for f in files} - known)
         try:
+            self._check_cancelled()
             self._add_partitions(spec, [(v, _partition_location(spec, v)) for v in new])
-        except Exception:
-            delete_files(self._filesystem(), [f.path for f in files])
+        except BaseException:
+            delete_written(self._filesystem(), root, self._query_id)
             raise
         return _rows_output(rows, tuple(f.uri for f in files), self._scanned())
 
@@ -533,18 +547,22 @@ class QueryRun:
         columns = self._result_schema(relation, names)
         partitioned = _list_property(st.properties, "partitioned_by")
         _split_partitions(columns, partitioned)
-        files, rows = write_parquet(
-            relation.to_arrow_reader(_BATCH_ROWS),
-            fs=self._filesystem(),
-            root=root,
-            schema=_arrow_schema(columns),
-            partition_by=partitioned,
-            basename=self._query_id,
-            # UNLOAD's Parquet default is GZIP (https://docs.aws.amazon.com/athena/latest/ug/unload.html)
-            compression=_compression(
-                {"write_compression": st.properties.get("compression", "GZIP")}
-            ),
-        )
+        try:
+            files, rows = write_parquet(
+                relation.to_arrow_reader(_BATCH_ROWS),
+                fs=self._filesystem(),
+                root=root,
+                schema=_arrow_schema(columns),
+                partition_by=partitioned,
+                basename=self._query_id,
+                # UNLOAD's Parquet default is GZIP (https://docs.aws.amazon.com/athena/latest/ug/unload.html)
+                compression=_compression(
+                    {"write_compression": st.properties.get("compression", "GZIP")}
+                ),
+            )
+        except BaseException:
+            delete_tree(self._filesystem(), root)  # the destination held no data before
+            raise
         return _rows_output(rows, tuple(f.uri for f in files), self._scanned())
 
     def _create_view(

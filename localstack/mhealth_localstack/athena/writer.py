@@ -60,7 +60,8 @@ def write_parquet(
     """Write every batch under ``root`` (``bucket/prefix``), partitions as ``key=value/`` folders.
 
     Batches are cast to ``schema`` (the catalog's column types). Returns the files written and
-    the number of rows. On failure the files written so far are deleted before the error is raised.
+    the number of rows. Every file is named ``<basename>_<n>``; on failure (or when the caller
+    undoes the write) ``delete_written`` removes them all, finished or not.
     """
     written: list[WrittenFile] = []
     rows = [0]
@@ -106,7 +107,7 @@ def write_parquet(
             create_dir=fs.type_name == "local",
         )
     except pa.ArrowInvalid as error:
-        delete_files(fs, [file.path for file in written])
+        delete_written(fs, root, basename)
         if "max_partitions" in str(error) or "partitions" in str(error).lower():
             raise QueryError(
                 "HIVE_TOO_MANY_OPEN_PARTITIONS",
@@ -114,7 +115,7 @@ def write_parquet(
             ) from error
         raise QueryError("INVALID_CAST_ARGUMENT", str(error)) from error
     except BaseException:
-        delete_files(fs, [file.path for file in written])
+        delete_written(fs, root, basename)
         raise
     for index, file in enumerate(written):
         if not file.size:
@@ -144,13 +145,31 @@ def _partition_values(root: str, path: str) -> tuple[str, ...]:
     return tuple(values)
 
 
-def delete_files(fs: pafs.FileSystem, paths: Sequence[str]) -> None:
-    """Delete the files (best effort: a cleanup must not hide the error that caused it)."""
-    for path in paths:
-        try:
-            fs.delete_file(path)
-        except OSError:
-            continue
+def delete_tree(fs: pafs.FileSystem, root: str) -> None:
+    """Delete everything under ``root``, folder markers included (a failed CTAS or UNLOAD, whose
+    location held no data before it ran). Deleting files one by one would leave the empty
+    ``key=value/`` markers pyarrow's S3 filesystem creates to keep a folder alive."""
+    try:
+        fs.delete_dir(root)
+    except OSError:
+        return
+
+
+def delete_written(fs: pafs.FileSystem, root: str, basename: str) -> None:
+    """Delete every file ``write_parquet`` wrote under ``root`` with this basename.
+
+    Best effort: a cleanup must not hide the error that caused it.
+    """
+    try:
+        infos = fs.get_file_info(pafs.FileSelector(root, recursive=True, allow_not_found=True))
+    except OSError:
+        return
+    for info in infos:
+        if info.type == pafs.FileType.File and info.base_name.startswith(f"{basename}_"):
+            try:
+                fs.delete_file(info.path)
+            except OSError:
+                continue
 
 
 def has_data(fs: pafs.FileSystem, root: str) -> bool:
