@@ -10,19 +10,27 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Final
 
 import duckdb
 import pyarrow as pa
 import pyarrow.fs as pafs
 
-from mhealth_localstack.athena import catalog, ddl, dialect, glue_tables, results, statements, text
+from mhealth_localstack.athena import (
+    catalog,
+    catalog_ddl,
+    ddl,
+    dialect,
+    glue_tables,
+    results,
+    statements,
+    text,
+)
 from mhealth_localstack.athena.catalog import Column, GlueCatalog, TableSpec
 from mhealth_localstack.athena.errors import QueryError, translate_error
-from mhealth_localstack.athena.results import ColumnInfo
+from mhealth_localstack.athena.results import QueryOutput
 from mhealth_localstack.athena.scan import CountingFileSystem
-from mhealth_localstack.athena.statements import DdlKind, DdlStatement, StatementType
+from mhealth_localstack.athena.statements import StatementType
 from mhealth_localstack.athena.writer import (
     COMPRESSION,
     delete_tree,
@@ -54,22 +62,6 @@ _CTAS_PROPERTIES: Final = frozenset(
         "compression_level",  # accepted; pyarrow's default level is used
     }
 )
-
-
-@dataclass(frozen=True)
-class QueryOutput:
-    """A finished statement: columns, every value as text, its cost, and the files it wrote.
-
-    ``manifest`` lists the S3 URIs of the data files a CTAS, INSERT INTO or UNLOAD wrote (Athena's
-    ``DataManifestLocation`` file); None for statements that write no data.
-    """
-
-    columns: tuple[ColumnInfo, ...]
-    table: pa.Table
-    header: bool
-    data_scanned_bytes: int
-    manifest: tuple[str, ...] | None = None
-    update_count: int = 0
 
 
 class QueryCancelled(Exception):
@@ -106,6 +98,9 @@ class QueryRun:
         self._schemas: set[str] = set()
         self._sources = 0
         self._reading: CountingFileSystem | None = None
+        self._catalog = catalog_ddl.CatalogStatements(
+            glue, self._catalog_name, self._database, filesystem
+        )
 
     def cancel(self) -> None:
         """Interrupt DuckDB if it is running this query; a query not started yet will not start."""
@@ -123,7 +118,7 @@ class QueryRun:
             )
         show = statements.parse_ddl(self._query)
         if show is not None:
-            return self._run_ddl(show)
+            return self._catalog.show(show)
         if statements.statement_type(self._query) is not StatementType.DML:
             if ddl.first_keyword(self._query) not in _TRINO_STATEMENT_KEYWORDS:
                 _check_syntax(self._query)
@@ -310,7 +305,7 @@ class QueryRun:
 
     # -- statements that change the catalog or write data --------------------------------------
 
-    def _run_statement(  # noqa: PLR0911 (one return per statement kind)
+    def _run_statement(
         self, connection: duckdb.DuckDBPyConnection, statement: ddl.Statement
     ) -> QueryOutput:
         if isinstance(statement, ddl.CreateTableAs):
@@ -321,44 +316,7 @@ class QueryRun:
             return self._unload(connection, statement)
         if isinstance(statement, ddl.CreateView):
             return self._create_view(connection, statement)
-        if isinstance(statement, ddl.CreateExternalTable):
-            return self._create_external_table(statement)
-        if isinstance(statement, ddl.DropTable):
-            return self._drop(statement)
-        if isinstance(statement, ddl.AlterPartitions):
-            return self._alter_partitions(statement)
-        if isinstance(statement, ddl.RepairTable):
-            return self._repair(statement)
-        if isinstance(statement, ddl.ShowPartitions):
-            spec = self._table(statement.name)
-            if not spec.partition_keys:
-                raise QueryError(
-                    "NOT_SUPPORTED", f"Table {spec.qualified} is not a partitioned table"
-                )
-            names = sorted(
-                glue_tables.partition_name(spec.partition_keys, p.values) for p in spec.partitions
-            )
-            return _text_output("partition", names)
-        spec = self._table(statement.name)
-        if statement.view and not spec.is_view:
-            raise QueryError("NOT_SUPPORTED", f"Relation '{spec.qualified}' is a table, not a view")
-        return _text_output("createtab_stmt", glue_tables.show_create(spec))
-
-    def _database_of(self, name: ddl.Name) -> str:
-        database = name.database or self._database
-        if not catalog.database_exists(self._glue, database):
-            raise QueryError("SCHEMA_NOT_FOUND", f"Schema '{database}' does not exist")
-        return database
-
-    def _table(self, name: ddl.Name) -> TableSpec:
-        database = self._database_of(name)
-        spec = catalog.load_table(self._glue, database, name.table)
-        if spec is None:
-            raise QueryError(
-                "TABLE_NOT_FOUND",
-                f"Table '{self._catalog_name}.{database}.{name.table}' does not exist",
-            )
-        return spec
+        return self._catalog.run(statement)
 
     def _empty_location(self, location: str, table: str) -> str:
         """The ``bucket/prefix`` CTAS or UNLOAD may write to: it must exist and hold no data."""
@@ -397,11 +355,11 @@ class QueryRun:
     def _create_table_as(
         self, connection: duckdb.DuckDBPyConnection, st: ddl.CreateTableAs
     ) -> QueryOutput:
-        database = self._database_of(st.name)
+        database = self._catalog.database_of(st.name)
         qualified = f"{database}.{st.name.table}"
         if catalog.load_table(self._glue, database, st.name.table) is not None:
             if st.if_not_exists:
-                return _rows_output(0, None)
+                return results.rows_output(0, None)
             raise QueryError(
                 "ALREADY_EXISTS",
                 f"Table '{self._catalog_name}.{qualified}' already exists",
@@ -457,8 +415,10 @@ class QueryRun:
             )
             self._glue.create_table(DatabaseName=database, TableInput=table_input)
             created = True
-            spec = self._table(ddl.Name(database, st.name.table))
-            self._add_partitions(spec, [(v, _partition_location(spec, v)) for v in partitions])
+            spec = self._catalog.table(ddl.Name(database, st.name.table))
+            self._catalog.add_partitions(
+                spec, [(v, catalog_ddl.partition_location(spec, v)) for v in partitions]
+            )
             self._check_cancelled()
         except BaseException:
             # Nothing half-written stays: not the table, not its files.
@@ -466,12 +426,12 @@ class QueryRun:
                 self._glue.delete_table(DatabaseName=database, Name=st.name.table)
             delete_tree(self._filesystem(), root)  # the location held no data before
             raise
-        return _rows_output(rows, tuple(f"s3://{path}" for path in written), self._scanned())
+        return results.rows_output(rows, tuple(f"s3://{path}" for path in written), self._scanned())
 
     def _insert_into(
         self, connection: duckdb.DuckDBPyConnection, st: ddl.InsertInto
     ) -> QueryOutput:
-        spec = self._table(st.name)
+        spec = self._catalog.table(st.name)
         if spec.is_view or not spec.is_parquet:
             raise QueryError(
                 "NOT_SUPPORTED",
@@ -526,11 +486,13 @@ class QueryRun:
         new = sorted({f.partition for f in files} - known)
         try:
             self._check_cancelled()
-            self._add_partitions(spec, [(v, _partition_location(spec, v)) for v in new])
+            self._catalog.add_partitions(
+                spec, [(v, catalog_ddl.partition_location(spec, v)) for v in new]
+            )
         except BaseException:
             delete_written(self._filesystem(), root, self._query_id)
             raise
-        return _rows_output(rows, tuple(f.uri for f in files), self._scanned())
+        return results.rows_output(rows, tuple(f.uri for f in files), self._scanned())
 
     def _unload(self, connection: duckdb.DuckDBPyConnection, st: ddl.Unload) -> QueryOutput:
         storage = str(st.properties.get("format", "")).upper()
@@ -563,12 +525,12 @@ class QueryRun:
         except BaseException:
             delete_tree(self._filesystem(), root)  # the destination held no data before
             raise
-        return _rows_output(rows, tuple(f.uri for f in files), self._scanned())
+        return results.rows_output(rows, tuple(f.uri for f in files), self._scanned())
 
     def _create_view(
         self, connection: duckdb.DuckDBPyConnection, st: ddl.CreateView
     ) -> QueryOutput:
-        database = self._database_of(st.name)
+        database = self._catalog.database_of(st.name)
         existing = catalog.load_table(self._glue, database, st.name.table)
         qualified = f"{self._catalog_name}.{database}.{st.name.table}"
         if existing is not None and not existing.is_view:
@@ -591,186 +553,7 @@ class QueryRun:
             self._glue.create_table(DatabaseName=database, TableInput=table_input)
         else:
             self._glue.update_table(DatabaseName=database, TableInput=table_input)
-        return _empty_output()
-
-    def _create_external_table(self, st: ddl.CreateExternalTable) -> QueryOutput:
-        database = self._database_of(st.name)
-        if catalog.load_table(self._glue, database, st.name.table) is not None:
-            if st.if_not_exists:
-                return _empty_output()
-            raise QueryError(
-                "ALREADY_EXISTS",
-                f"Table '{self._catalog_name}.{database}.{st.name.table}' already exists",
-            )
-        if not st.location.startswith(("s3://", "s3a://", "s3n://")):
-            raise QueryError(
-                "INVALID_TABLE_PROPERTY",
-                f"LOCATION must be an S3 URI (s3://bucket/prefix/), got '{st.location}'",
-            )
-        for column in (*st.columns, *st.partition_keys):
-            catalog.arrow_type(column.hive_type)  # fails on a type the reader cannot map
-        names = [c.name for c in (*st.columns, *st.partition_keys)]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
-            raise QueryError(
-                "DUPLICATE_COLUMN_NAME", f"Column name '{duplicates[0]}' specified more than once"
-            )
-        table_input = glue_tables.external_table(
-            st.name.table,
-            [Column(c.name, c.hive_type, c.comment) for c in st.columns],
-            [Column(c.name, c.hive_type, c.comment) for c in st.partition_keys],
-            location=st.location,
-            serde=st.serde,
-            input_format=st.input_format,
-            output_format=st.output_format,
-            serde_parameters=st.serde_parameters,
-            table_properties=st.table_properties,
-            comment=st.comment,
-        )
-        self._glue.create_table(DatabaseName=database, TableInput=table_input)
-        return _empty_output()
-
-    def _drop(self, st: ddl.DropTable) -> QueryOutput:
-        database = self._database_of(st.name)
-        spec = catalog.load_table(self._glue, database, st.name.table)
-        qualified = f"{self._catalog_name}.{database}.{st.name.table}"
-        kind = "View" if st.view else "Table"
-        if spec is None or spec.is_view != st.view:
-            if spec is None and st.if_exists:
-                return _empty_output()
-            if spec is not None and st.view:
-                raise QueryError("NOT_SUPPORTED", f"Relation '{qualified}' is a table, not a view")
-            if spec is not None:
-                raise QueryError(
-                    "NOT_SUPPORTED", f"Cannot drop a view with DROP TABLE: '{qualified}'"
-                )
-            raise QueryError(f"{kind.upper()}_NOT_FOUND", f"{kind} '{qualified}' does not exist")
-        # Athena's tables are external: dropping one leaves its data in S3.
-        self._glue.delete_table(DatabaseName=database, Name=st.name.table)
-        return _empty_output()
-
-    def _partition_values(self, spec: TableSpec, partition: ddl.PartitionSpec) -> tuple[str, ...]:
-        given = dict(partition.values)
-        keys = [k.name for k in spec.partition_keys]
-        if sorted(given) != sorted(keys):
-            raise QueryError(
-                "HIVE_METASTORE_ERROR",
-                f"Partition spec {{{', '.join(f'{k}={v}' for k, v in partition.values)}}} does "
-                f"not match the partition keys of {spec.qualified}: [{', '.join(keys)}]",
-            )
-        return tuple(given[k] for k in keys)
-
-    def _alter_partitions(self, st: ddl.AlterPartitions) -> QueryOutput:
-        spec = self._table(st.name)
-        known = {p.values for p in spec.partitions}
-        wanted = [(self._partition_values(spec, p), p.location) for p in st.partitions]
-        if st.add:
-            present = [v for v, _ in wanted if v in known]
-            if present and not st.if_flag:
-                raise QueryError(
-                    "ALREADY_EXISTS",
-                    "Partition already exists: "
-                    + glue_tables.partition_name(spec.partition_keys, present[0]),
-                )
-            self._add_partitions(
-                spec,
-                [
-                    (v, location or _partition_location(spec, v))
-                    for v, location in wanted
-                    if v not in known
-                ],
-            )
-            return _empty_output()
-        missing = [v for v, _ in wanted if v not in known]
-        if missing and not st.if_flag:
-            raise QueryError(
-                "HIVE_METASTORE_ERROR",
-                "Partition not found: "
-                + glue_tables.partition_name(spec.partition_keys, missing[0]),
-            )
-        to_drop = [{"Values": list(v)} for v, _ in wanted if v in known]
-        for start in range(0, len(to_drop), 25):
-            self._glue.batch_delete_partition(
-                DatabaseName=spec.database,
-                TableName=spec.name,
-                PartitionsToDelete=to_drop[start : start + 25],
-            )
-        return _empty_output()
-
-    def _add_partitions(
-        self, spec: TableSpec, partitions: list[tuple[tuple[str, ...], str]]
-    ) -> None:
-        inputs = [glue_tables.partition_input(spec, v, loc) for v, loc in partitions]
-        for start in range(0, len(inputs), 100):
-            response = self._glue.batch_create_partition(
-                DatabaseName=spec.database,
-                TableName=spec.name,
-                PartitionInputList=inputs[start : start + 100],
-            )
-            errors = [
-                e
-                for e in response.get("Errors", [])
-                if (e.get("ErrorDetail") or {}).get("ErrorCode") != "AlreadyExistsException"
-            ]
-            if errors:
-                detail = errors[0].get("ErrorDetail") or {}
-                raise QueryError(
-                    "HIVE_METASTORE_ERROR",
-                    f"Cannot add partition {errors[0].get('PartitionValues')}: "
-                    f"{detail.get('ErrorMessage', detail)}",
-                )
-
-    def _repair(self, st: ddl.RepairTable) -> QueryOutput:
-        spec = self._table(st.name)
-        if not spec.partition_keys:
-            return _text_output("result", [])
-        root = catalog.s3_path(spec.location)
-        found = catalog.hive_partitions(spec, self._filesystem())
-        known = {p.values for p in spec.partitions}
-        new = sorted(set(found) - known)
-        self._add_partitions(spec, [(v, f"s3://{root}/{found[v]}/") for v in new])
-        names = [f"{spec.name}:{glue_tables.partition_name(spec.partition_keys, v)}" for v in new]
-        lines = []
-        if names:
-            lines.append("Partitions not in metastore:\t" + "\t".join(names))
-            lines += [f"Repair: Added partition to metastore {name}" for name in names]
-        return _text_output("result", lines)
-
-    # -- SHOW / DESCRIBE (answered from the catalog alone) ------------------------------------
-
-    def _run_ddl(self, show: DdlStatement) -> QueryOutput:
-        return _show(self._glue, self._catalog_name, self._database, show)
-
-
-def _show(
-    glue: GlueCatalog, catalog_name: str, context_database: str, show: DdlStatement
-) -> QueryOutput:
-    database = show.database or context_database
-    if show.kind is DdlKind.SHOW_DATABASES:
-        names = catalog.list_databases(glue)
-        return _text_output("database_name", _filter(names, show))
-    if show.kind is DdlKind.SHOW_TABLES:
-        if not catalog.database_exists(glue, database):
-            raise QueryError("SCHEMA_NOT_FOUND", f"Schema '{database}' does not exist")
-        return _text_output("tab_name", _filter(catalog.list_tables(glue, database), show))
-    spec = catalog.load_table(glue, database, show.table or "")
-    if spec is None:
-        raise QueryError(
-            "TABLE_NOT_FOUND",
-            f"Table '{catalog_name}.{database}.{show.table}' does not exist",
-        )
-    if show.kind is DdlKind.SHOW_COLUMNS:
-        return _text_output("field", [c.name for c in spec.all_columns])
-    lines = [f"{c.name:<20}\t{c.hive_type:<20}\t{c.comment}" for c in spec.all_columns]
-    if spec.partition_keys:
-        lines += [
-            "",
-            "# Partition Information",
-            f"{'# col_name':<20}\t{'data_type':<20}\tcomment",
-            "",
-        ]
-        lines += [f"{c.name:<20}\t{c.hive_type:<20}\t{c.comment}" for c in spec.partition_keys]
-    return _text_output("col_name", lines)
+        return results.empty_output()
 
 
 def _check_syntax(query: str) -> None:
@@ -793,34 +576,6 @@ def _statement_words(query: str) -> str:
     """The statement's leading keywords (``CREATE FUNCTION``), to name it in an error."""
     words = re.findall(r"[A-Za-z]+", text.strip_comments(query))[:2]
     return " ".join(words).upper() or "The statement"
-
-
-def _filter(names: list[str], ddl: DdlStatement) -> list[str]:
-    if ddl.regex is not None:
-        pattern = statements.table_regex(ddl.regex)
-    elif ddl.like is not None:
-        pattern = statements.like_to_regex(ddl.like)
-    else:
-        return names
-    return [name for name in names if pattern.fullmatch(name)]
-
-
-def _text_output(column: str, values: list[str]) -> QueryOutput:
-    table = pa.table({column: pa.array(values, pa.string())})
-    return QueryOutput((results.ddl_column_info(column),), table, False, 0)
-
-
-def _empty_output() -> QueryOutput:
-    """A DDL statement's result: no columns, no rows."""
-    return QueryOutput((), pa.table({}), False, 0)
-
-
-def _rows_output(rows: int, manifest: tuple[str, ...] | None, scanned: int = 0) -> QueryOutput:
-    """CTAS, INSERT INTO and UNLOAD answer with the number of rows written."""
-    table = pa.table({"rows": pa.array([str(rows)], pa.string())})
-    return QueryOutput(
-        (results.column_info("rows", "BIGINT"),), table, True, scanned, manifest, update_count=rows
-    )
 
 
 def _compression(properties: dict[str, str | list[str]]) -> str:
@@ -868,8 +623,3 @@ def _split_partitions(
 
 def _arrow_schema(columns: list[Column]) -> pa.Schema:
     return pa.schema([pa.field(c.name, catalog.arrow_type(c.hive_type)) for c in columns])
-
-
-def _partition_location(spec: TableSpec, values: tuple[str, ...]) -> str:
-    base = spec.location if spec.location.endswith("/") else spec.location + "/"
-    return f"{base}{glue_tables.partition_name(spec.partition_keys, values)}/"

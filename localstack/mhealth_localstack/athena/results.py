@@ -364,3 +364,40 @@ def page(query_id: str, table: pa.Table, *, header: bool, offset: int, max_resul
             rows.append({"Data": [_datum(v) for v in row]})
     next_token = encode_token(query_id, stop) if stop < total else None
     return Page(rows, next_token)
+
+
+# -- a statement's outcome ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueryOutput:
+    """A finished statement: columns, every value as text, its cost, and the files it wrote.
+
+    ``manifest`` lists the S3 URIs of the data files a CTAS, INSERT INTO or UNLOAD wrote (Athena's
+    ``DataManifestLocation`` file); None for statements that write no data.
+    """
+
+    columns: tuple[ColumnInfo, ...]
+    table: pa.Table
+    header: bool
+    data_scanned_bytes: int
+    manifest: tuple[str, ...] | None = None
+    update_count: int = 0
+
+
+def text_output(column: str, values: list[str]) -> QueryOutput:
+    table = pa.table({column: pa.array(values, pa.string())})
+    return QueryOutput((ddl_column_info(column),), table, False, 0)
+
+
+def empty_output() -> QueryOutput:
+    """A DDL statement's result: no columns, no rows."""
+    return QueryOutput((), pa.table({}), False, 0)
+
+
+def rows_output(rows: int, manifest: tuple[str, ...] | None, scanned: int = 0) -> QueryOutput:
+    """CTAS, INSERT INTO and UNLOAD answer with the number of rows written."""
+    table = pa.table({"rows": pa.array([str(rows)], pa.string())})
+    return QueryOutput(
+        (column_info("rows", "BIGINT"),), table, True, scanned, manifest, update_count=rows
+    )
