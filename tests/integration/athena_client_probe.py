@@ -69,7 +69,7 @@ def _rows(athena: Any, query_id: str) -> tuple[list[dict[str, Any]], list[list[s
 
 def probe_boto3(s: dict[str, str]) -> dict[str, Any]:
     """Plain boto3: a query round trip, the catalog API, a work group's enforced location."""
-    import botocore
+    import botocore.exceptions
 
     athena, s3 = _boto3_client(s, "athena"), _boto3_client(s, "s3")
     query_id = athena.start_query_execution(
@@ -112,8 +112,23 @@ def probe_boto3(s: dict[str, str]) -> dict[str, Any]:
     enforced_size = s3.head_object(Bucket=bucket, Key=key)["ContentLength"]
     group_info = athena.get_work_group(WorkGroup=group)["WorkGroup"]
 
+    errors: dict[str, list[str]] = {}
+    for name, call in {
+        "unknown_table": lambda: athena.get_table_metadata(
+            CatalogName="AwsDataCatalog", DatabaseName=s["database"], TableName="no_such_table"
+        ),
+        "unknown_query": lambda: athena.get_query_execution(
+            QueryExecutionId="00000000-0000-0000-0000-000000000000"
+        ),
+    }.items():
+        try:
+            call()
+        except botocore.exceptions.ClientError as error:
+            errors[name] = [error.response["Error"]["Code"], error.response["Error"]["Message"]]
+
     return {
         "botocore": botocore.__version__,
+        "errors": errors,
         "protocol": athena.meta.service_model.protocol,
         "state": execution["Status"]["State"],
         "column_types": [c["Type"] for c in columns],

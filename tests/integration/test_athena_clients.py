@@ -239,6 +239,17 @@ def test_boto3_queries_and_reads_the_catalog_in_either_protocol(
     assert seen["workgroup_enforced"] is True
     assert seen["enforced_location"].startswith(f"s3://{client_table.bucket}/workgroup-results/")
     assert seen["enforced_result_bytes"] > 0
+    # Errors come back in the protocol's own error shape, with Athena's codes.
+    assert seen["errors"] == {
+        "unknown_table": [
+            "MetadataException",
+            f"Table no_such_table not found in database {client_table.database}.",
+        ],
+        "unknown_query": [
+            "InvalidRequestException",
+            "QueryExecution 00000000-0000-0000-0000-000000000000 was not found",
+        ],
+    }
 
 
 # -- AWS CLI --------------------------------------------------------------------------------------
