@@ -33,9 +33,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from mhealth.core.schema import FINAL_DATA_COLUMNS
 from mhealth.local.config import LocalConfig
-from mhealth.schema import FINAL_DATA_COLUMNS
-from mhealth.write_catalog import publish_table
+from mhealth.transform.catalog_writer import publish_table
 
 pytestmark = pytest.mark.localstack
 

@@ -8,7 +8,7 @@ import pytest
 from mhealth_localstack.athena import data_catalog
 from mhealth_localstack.athena.data_catalog import CatalogError
 
-from mhealth.catalog import table_input
+from mhealth.core.table import table_input
 
 
 class FakeGlue:

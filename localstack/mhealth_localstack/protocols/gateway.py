@@ -20,7 +20,12 @@ from collections.abc import Callable
 from typing import Any
 
 from botocore.model import ServiceModel
-from localstack.aws.api import CommonServiceException, RequestContext, ServiceResponse
+from localstack.aws.api import (
+    CommonServiceException,
+    RequestContext,
+    ServiceRequest,
+    ServiceResponse,
+)
 from localstack.aws.forwarder import ForwardingFallbackDispatcher, create_aws_request_context
 from localstack.aws.protocol.service_router import match_available_protocols
 from localstack.aws.skeleton import DispatchTable
@@ -82,19 +87,25 @@ def _route_by_protocol(
     return determine_aws_service_model
 
 
+# The function LocalStack's ServiceNameParser calls to pick a request's service model.
+_ROUTER_FUNCTION = "determine_aws_service_model"
+
+
 def install_routing() -> None:
     """Make LocalStack's service-name handler pick the request's protocol view (idempotent)."""
     from localstack.aws.handlers import service
 
-    current = service.determine_aws_service_model
+    current = getattr(service, _ROUTER_FUNCTION)
     if getattr(current, "__wrapped__", None) is None:
-        service.determine_aws_service_model = _route_by_protocol(current)
+        setattr(service, _ROUTER_FUNCTION, _route_by_protocol(current))
 
 
 def in_bundled_protocol(context: RequestContext) -> RequestContext:
     """``context`` itself, or the same call re-encoded in the bundled model's protocol."""
     views = _VIEWS.get(context.service.service_name) if context.service else None
-    if views is None or context.protocol in model_protocols(views.bundled):
+    if views is None or context.operation is None:
+        return context
+    if context.protocol in model_protocols(views.bundled):
         return context
     operation = context.operation.name
     if operation not in views.bundled.operation_names:
@@ -120,7 +131,9 @@ def in_bundled_protocol(context: RequestContext) -> RequestContext:
     return local
 
 
-def call_moto_in_bundled_protocol(context: RequestContext, _request: Any = None) -> ServiceResponse:
+def call_moto_in_bundled_protocol(
+    context: RequestContext, request: ServiceRequest | None = None
+) -> ServiceResponse:
     """moto's answer to the request, whatever protocol it came in."""
     from localstack.services.moto import call_moto
 
@@ -132,7 +145,7 @@ def MultiProtocolMotoFallbackDispatcher(provider: object) -> DispatchTable:  # n
     return ForwardingFallbackDispatcher(provider, call_moto_in_bundled_protocol)
 
 
-@hooks.on_infra_start(priority=100)
+@hooks.on_infra_start(priority=100)  # type: ignore[untyped-decorator]  # LocalStack's is untyped
 def serve_newer_protocols() -> None:
     """LocalStack start-up hook: register the shipped models and route by protocol."""
     register_shipped_models()
