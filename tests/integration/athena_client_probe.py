@@ -111,6 +111,11 @@ def probe_boto3(s: dict[str, str]) -> dict[str, Any]:
     bucket, _, key = enforced_location.removeprefix("s3://").partition("/")
     enforced_size = s3.head_object(Bucket=bucket, Key=key)["ContentLength"]
     group_info = athena.get_work_group(WorkGroup=group)["WorkGroup"]
+    # Operations the extension hands to moto, which only speaks the older protocol.
+    named_id = athena.create_named_query(
+        Name="per user", Database=s["database"], QueryString=_counts_sql(s), WorkGroup=group
+    )["NamedQueryId"]
+    named = athena.get_named_query(NamedQueryId=named_id)["NamedQuery"]
 
     errors: dict[str, list[str]] = {}
     for name, call in {
@@ -150,6 +155,8 @@ def probe_boto3(s: dict[str, str]) -> dict[str, Any]:
         "table_partition_keys": [[c["Name"], c["Type"]] for c in metadata["PartitionKeys"]],
         "table_location": metadata["Parameters"].get("location"),
         "table_type": metadata["TableType"],
+        "workgroups_listed": group in [w["Name"] for w in athena.list_work_groups()["WorkGroups"]],
+        "named_query": [named["Name"], named["Database"], named["QueryString"] == _counts_sql(s)],
         "workgroup_enforced": group_info["Configuration"]["EnforceWorkGroupConfiguration"],
         "enforced_location": enforced_location,
         "enforced_result_bytes": enforced_size,

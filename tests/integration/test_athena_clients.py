@@ -236,6 +236,8 @@ def test_boto3_queries_and_reads_the_catalog_in_either_protocol(
     assert seen["table_type"] == "EXTERNAL_TABLE"
     # The work group enforces its own output location over the client's
     # (https://docs.aws.amazon.com/athena/latest/ug/workgroups-settings-override.html).
+    assert seen["workgroups_listed"] is True
+    assert seen["named_query"] == ["per user", client_table.database, True]
     assert seen["workgroup_enforced"] is True
     assert seen["enforced_location"].startswith(f"s3://{client_table.bucket}/workgroup-results/")
     assert seen["enforced_result_bytes"] > 0
