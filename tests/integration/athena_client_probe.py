@@ -315,12 +315,12 @@ def probe_wrangler_catalog(s: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def _wrangler_query(s: dict[str, str], **kwargs: Any) -> dict[str, Any]:
+def _wrangler_query(s: dict[str, str], output: str, **kwargs: Any) -> dict[str, Any]:
     wr = _wrangler(s)
     frame = wr.athena.read_sql_query(
         f'SELECT user_id, COUNT(*) AS n FROM "{s["table"]}" GROUP BY user_id',
         database=s["database"],
-        s3_output=s["output"],
+        s3_output=output,
         **kwargs,
     )
     return {
@@ -331,12 +331,15 @@ def _wrangler_query(s: dict[str, str], **kwargs: Any) -> dict[str, Any]:
 
 def probe_wrangler_ctas(s: dict[str, str]) -> dict[str, Any]:
     """awswrangler.athena.read_sql_query with its defaults: the CTAS path."""
-    return _wrangler_query(s)
+    return _wrangler_query(s, s["output"])
 
 
 def probe_wrangler_unload(s: dict[str, str]) -> dict[str, Any]:
     """awswrangler.athena.read_sql_query through UNLOAD."""
-    return _wrangler_query(s, ctas_approach=False, unload_approach=True)
+    # UNLOAD writes to s3_output itself, which must be empty, as on Athena
+    # (HIVE_PATH_ALREADY_EXISTS otherwise; awswrangler's read_sql_query documents it).
+    empty = f"{s['output']}unload-{uuid.uuid4().hex[:8]}/"
+    return _wrangler_query(s, empty, ctas_approach=False, unload_approach=True)
 
 
 PROBES: dict[str, Callable[[dict[str, str]], dict[str, Any]]] = {
