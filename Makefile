@@ -4,6 +4,7 @@ SHELL := /bin/bash
 
 VENV        := .venv
 LS_VENV     := .venv-localstack
+CLIENTS_VENV := .venv-clients
 PY          := $(VENV)/bin/python
 LS_PY       := $(LS_VENV)/bin/python
 PIP_QUIET   ?= -q
@@ -17,7 +18,7 @@ KEEP_RUNNING ?=
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-18s %s\n", $$1, $$2}'
 
-setup: $(VENV)/.installed $(LS_VENV)/.installed node_modules/.installed ## Create .venv, .venv-localstack and node_modules (idempotent)
+setup: $(VENV)/.installed $(LS_VENV)/.installed $(CLIENTS_VENV)/.installed node_modules/.installed ## Create .venv, .venv-localstack, .venv-clients and node_modules (idempotent)
 
 $(VENV)/.installed: pyproject.toml requirements/lock.txt
 	@test -x $(PY) || $$(scripts/find-python 3.12) -m venv $(VENV)
@@ -30,6 +31,14 @@ $(LS_VENV)/.installed: localstack/requirements.txt localstack/requirements-dev.t
 	$(LS_PY) -m pip install $(PIP_QUIET) --upgrade pip
 	$(LS_PY) -m pip install $(PIP_QUIET) -c localstack/constraints.txt -r localstack/requirements.txt -r localstack/requirements-dev.txt
 	$(LS_PY) -m pip install $(PIP_QUIET) -c localstack/constraints.txt -e localstack
+	@touch $@
+
+# The newest Athena clients (boto3, AWS CLI, PyAthena, awswrangler) apart from the project's
+# locked boto3: the client matrix in tests/integration/test_athena_clients.py runs them.
+$(CLIENTS_VENV)/.installed: requirements/clients.txt
+	@test -x $(CLIENTS_VENV)/bin/python || $$(scripts/find-python 3.12) -m venv $(CLIENTS_VENV)
+	$(CLIENTS_VENV)/bin/python -m pip install $(PIP_QUIET) --upgrade pip
+	$(CLIENTS_VENV)/bin/python -m pip install $(PIP_QUIET) -r requirements/clients.txt
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json

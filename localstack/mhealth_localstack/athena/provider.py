@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 import uuid
@@ -19,7 +20,7 @@ from localstack.aws.connect import connect_to
 from localstack.aws.spec import load_service
 from localstack.services.plugins import ServiceLifecycleHook
 
-from mhealth_localstack.athena import results
+from mhealth_localstack.athena import data_catalog, results
 from mhealth_localstack.athena.catalog import s3_path
 from mhealth_localstack.athena.engine import QueryCancelled, QueryRun
 from mhealth_localstack.athena.errors import QueryError
@@ -56,6 +57,13 @@ _USER_ERROR: Final = 2
 def _invalid_request(message: str) -> CommonServiceException:
     return CommonServiceException(
         "InvalidRequestException", message, status_code=400, sender_fault=True
+    )
+
+
+def _catalog_error(error: data_catalog.CatalogError) -> CommonServiceException:
+    status = 500 if error.code == "InternalServerException" else 400
+    return CommonServiceException(
+        error.code, error.message, status_code=status, sender_fault=status == 400
     )
 
 
@@ -147,6 +155,13 @@ class QueryExecution:
 
     def _substatement_type(self) -> str:
         return substatement_type(self.query)
+
+
+def _athena_backend(context: RequestContext) -> Any:
+    """moto's Athena bookkeeping (work groups, data catalogs) of the caller's account/region."""
+    from moto.athena.models import athena_backends
+
+    return athena_backends[context.account_id][context.region]
 
 
 def _output_file(location: str, query_id: str, statement: StatementType) -> str:
@@ -323,6 +338,139 @@ class AthenaProvider(ServiceLifecycleHook):
             response["NextToken"] = page.next_token
         return response
 
+    # -- data catalogs and work groups ----------------------------------------------------
+
+    @handler("ListDataCatalogs", expand=False)
+    def list_data_catalogs(
+        self, context: RequestContext, request: dict[str, Any]
+    ) -> dict[str, Any]:
+        summaries = [{"CatalogName": data_catalog.AWS_DATA_CATALOG, "Type": "GLUE"}]
+        summaries += [
+            {"CatalogName": c.name, "Type": c.type}
+            for c in _athena_backend(context).data_catalogs.values()
+        ]
+        return self._catalog_page(
+            "DataCatalogsSummary", summaries, "catalogs", request, data_catalog.MAX_DATABASES
+        )
+
+    @handler("GetDataCatalog", expand=False)
+    def get_data_catalog(self, context: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+        name = str(request.get("Name") or "")
+        if name.lower() == data_catalog.AWS_DATA_CATALOG.lower():
+            return {"DataCatalog": data_catalog.aws_data_catalog(context.account_id)}
+        if name not in _athena_backend(context).data_catalogs:
+            raise _invalid_request(f"Catalog {name} was not found")
+        raise NotImplementedError  # catalogs created with CreateDataCatalog live in moto
+
+    @handler("ListDatabases", expand=False)
+    def list_databases(self, context: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+        try:
+            data_catalog.check_catalog(request.get("CatalogName"))
+            databases = data_catalog.list_databases(self._glue(context))
+        except data_catalog.CatalogError as error:
+            raise _catalog_error(error) from error
+        return self._catalog_page(
+            "DatabaseList", databases, "databases", request, data_catalog.MAX_DATABASES
+        )
+
+    @handler("GetDatabase", expand=False)
+    def get_database(self, context: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+        try:
+            data_catalog.check_catalog(request.get("CatalogName"))
+            database = data_catalog.get_database(
+                self._glue(context), str(request.get("DatabaseName") or "")
+            )
+        except data_catalog.CatalogError as error:
+            raise _catalog_error(error) from error
+        return {"Database": database}
+
+    @handler("ListTableMetadata", expand=False)
+    def list_table_metadata(
+        self, context: RequestContext, request: dict[str, Any]
+    ) -> dict[str, Any]:
+        database = str(request.get("DatabaseName") or "")
+        expression = request.get("Expression")
+        try:
+            data_catalog.check_catalog(request.get("CatalogName"))
+            tables = data_catalog.list_table_metadata(self._glue(context), database, expression)
+        except data_catalog.CatalogError as error:
+            raise _catalog_error(error) from error
+        scope = f"tables:{database}:{expression or ''}"
+        return self._catalog_page(
+            "TableMetadataList", tables, scope, request, data_catalog.MAX_TABLES
+        )
+
+    @handler("GetTableMetadata", expand=False)
+    def get_table_metadata(
+        self, context: RequestContext, request: dict[str, Any]
+    ) -> dict[str, Any]:
+        try:
+            data_catalog.check_catalog(request.get("CatalogName"))
+            table = data_catalog.get_table_metadata(
+                self._glue(context),
+                str(request.get("DatabaseName") or ""),
+                str(request.get("TableName") or ""),
+            )
+        except data_catalog.CatalogError as error:
+            raise _catalog_error(error) from error
+        return {"TableMetadata": table}
+
+    @handler("GetWorkGroup", expand=False)
+    def get_work_group(self, context: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+        name = str(request.get("WorkGroup") or "")
+        group = _athena_backend(context).work_groups.get(name)
+        if group is None:
+            raise _invalid_request(f"WorkGroup {name} is not found.")
+        answer: dict[str, Any] = {
+            "Name": group.name,
+            "State": group.state,
+            "Configuration": group.configuration or {},
+        }
+        if group.description:
+            answer["Description"] = group.description
+        return {"WorkGroup": answer}
+
+    @handler("CreateWorkGroup", expand=False)
+    def create_work_group(self, context: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+        name = str(request.get("Name") or "")
+        if not re.fullmatch(r"[a-zA-Z0-9._-]{1,128}", name):
+            raise _invalid_request(f"Invalid WorkGroup name: {name}")
+        location = ((request.get("Configuration") or {}).get("ResultConfiguration") or {}).get(
+            "OutputLocation"
+        )
+        if location and not str(location).startswith("s3://"):
+            raise _invalid_request(f"OutputLocation must be an S3 URI: {location}")
+        created = _athena_backend(context).create_work_group(
+            name,
+            dict(request.get("Configuration") or {}),
+            str(request.get("Description") or ""),
+            list(request.get("Tags") or []),
+        )
+        if created is None:
+            raise _invalid_request("WorkGroup is already created")
+        return {}
+
+    def _glue(self, context: RequestContext) -> Any:
+        return connect_to(
+            region_name=context.region,
+            aws_access_key_id=access_key_for(context.account_id),
+            aws_secret_access_key="test",
+        ).glue
+
+    @staticmethod
+    def _catalog_page(
+        key: str, items: list[dict[str, Any]], scope: str, request: dict[str, Any], largest: int
+    ) -> dict[str, Any]:
+        try:
+            size = data_catalog.page_size(request.get("MaxResults"), largest)
+            page = data_catalog.page_of(items, scope, request.get("NextToken"), size)
+        except data_catalog.CatalogError as error:
+            raise _catalog_error(error) from error
+        answer: dict[str, Any] = {key: page["Items"]}
+        if "NextToken" in page:
+            answer["NextToken"] = page["NextToken"]
+        return answer
+
     # -- execution (worker thread) ---------------------------------------------------------
 
     def _execute(self, execution: QueryExecution) -> None:
@@ -454,9 +602,7 @@ class AthenaProvider(ServiceLifecycleHook):
     def _output_location(
         self, context: RequestContext, workgroup: str, request: dict[str, Any]
     ) -> str:
-        from moto.athena.models import athena_backends
-
-        group = athena_backends[context.account_id][context.region].work_groups.get(workgroup)
+        group = _athena_backend(context).work_groups.get(workgroup)
         if group is None:
             raise _invalid_request(f"WorkGroup {workgroup} is not found.")
         if getattr(group, "state", "ENABLED") == "DISABLED":
