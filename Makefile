@@ -4,8 +4,10 @@ SHELL := /bin/bash
 
 VENV        := .venv
 LS_VENV     := .venv-localstack
+GLUE_VENV   := .venv-glue
 PY          := $(VENV)/bin/python
 LS_PY       := $(LS_VENV)/bin/python
+GLUE_PY     := $(GLUE_VENV)/bin/python
 PIP_QUIET   ?= -q
 SCALE       ?= 1
 SEED        ?= 2014
@@ -17,7 +19,7 @@ KEEP_RUNNING ?=
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-18s %s\n", $$1, $$2}'
 
-setup: $(VENV)/.installed $(LS_VENV)/.installed node_modules/.installed ## Create .venv, .venv-localstack and node_modules (idempotent)
+setup: $(VENV)/.installed $(LS_VENV)/.installed $(GLUE_VENV)/.installed node_modules/.installed ## Create .venv, .venv-localstack, .venv-glue and node_modules (idempotent)
 
 $(VENV)/.installed: pyproject.toml requirements/lock.txt
 	@test -x $(PY) || $$(scripts/find-python 3.12) -m venv $(VENV)
@@ -30,6 +32,12 @@ $(LS_VENV)/.installed: localstack/requirements.txt localstack/requirements-dev.t
 	$(LS_PY) -m pip install $(PIP_QUIET) --upgrade pip
 	$(LS_PY) -m pip install $(PIP_QUIET) -c localstack/constraints.txt -r localstack/requirements.txt -r localstack/requirements-dev.txt
 	$(LS_PY) -m pip install $(PIP_QUIET) -c localstack/constraints.txt -e localstack
+	@touch $@
+
+# Glue 5.0's runtime for local job runs: Python 3.11 with only what Glue itself provides.
+$(GLUE_VENV)/.installed: requirements/glue.txt
+	@test -x $(GLUE_PY) || $$(scripts/find-python 3.11) -m venv $(GLUE_VENV)
+	$(GLUE_PY) -m pip install $(PIP_QUIET) -r requirements/glue.txt
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json
