@@ -332,6 +332,9 @@ def localstack_environment(config: LocalConfig, base: Mapping[str, str]) -> dict
             # files (tmp, cache, init hooks) go under the state dir.
             "OVERRIDE_IN_DOCKER": "0",
             "FILESYSTEM_ROOT": str(_filesystem_root(config)),
+            # LocalStack unzips Lambda code under tempfile.gettempdir(): keep it out of /tmp,
+            # which each function environment replaces with its own private tmpfs.
+            "TMPDIR": str(_filesystem_root(config) / "tmp"),
             # No internet: no analytics, no TLS certificate download, no DNS server with an
             # upstream resolver. (The Lambda init binary is never fetched: see lambda_/executor.py.)
             "DISABLE_EVENTS": "1",
@@ -447,6 +450,7 @@ def _up(
 
     _check_can_start(config)
     config.state_dir.mkdir(parents=True, exist_ok=True)
+    (_filesystem_root(config) / "tmp").mkdir(parents=True, exist_ok=True)
 
     records: list[ProcessRecord] = []
     try:
