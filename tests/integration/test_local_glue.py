@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import yaml
 from botocore.exceptions import ClientError
 
 from mhealth.local.config import REPO_ROOT
@@ -85,7 +86,7 @@ import boto3
 from awsglue.utils import getResolvedOptions
 
 import mhealth
-import mhealth.settings
+import mhealth.transform.job
 
 args = getResolvedOptions(sys.argv, ["JOB_NAME", "result_bucket", "result_key"])
 archive = mhealth.__file__.rsplit("/mhealth/", 1)[0]
@@ -290,16 +291,35 @@ def test_run_arguments_override_job_defaults(glue_env: GlueFixture, aws_client: 
     assert messages[1:] == ["echo-arguments-marker red large"]
 
 
+class _TaglessLoader(yaml.SafeLoader):
+    """Reads serverless.yml, whose CloudFormation tags (``!Ref`` …) do not matter here."""
+
+
+_TaglessLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
+
+
 def shipped_library_files() -> dict[str, bytes]:
-    """The ``mhealth`` package as serverless/plugins/glue-assets.js zips it: the folder at the
-    zip's root, without ``__pycache__`` and compiled files."""
-    package = REPO_ROOT / "mhealth"
+    """The library zip as serverless/plugins/glue-assets.js builds it from custom.glueAssets:
+    the package folder at the zip's root, only its ``include`` paths (a trailing "/" is a
+    folder), without ``__pycache__`` and compiled files."""
+    template = yaml.load((REPO_ROOT / "serverless.yml").read_text(), Loader=_TaglessLoader)
+    settings = template["custom"]["glueAssets"]
+    package = REPO_ROOT / settings["library"]
+    include: list[str] = settings.get("include") or [""]
+
+    def wanted(inside: str) -> bool:
+        return any(
+            inside.startswith(entry) if entry.endswith("/") or not entry else inside == entry
+            for entry in include
+        )
+
     return {
         path.relative_to(REPO_ROOT).as_posix(): path.read_bytes()
         for path in sorted(package.rglob("*"))
         if path.is_file()
         and "__pycache__" not in path.parts
         and path.suffix not in {".pyc", ".pyo"}
+        and wanted(path.relative_to(package).as_posix())
     }
 
 
