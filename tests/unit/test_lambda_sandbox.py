@@ -10,7 +10,7 @@ from types import ModuleType
 
 import pytest
 
-# lambda_runtime.py runs with the function's Python and imports only the standard library.
+# lambda_/runtime.py runs with the function's Python and imports only the standard library.
 _EXTENSION = Path(__file__).resolve().parents[2] / "localstack"
 MIB = 1024 * 1024
 
@@ -19,7 +19,7 @@ MIB = 1024 * 1024
 def runtime() -> Iterator[ModuleType]:
     sys.path.insert(0, str(_EXTENSION))
     try:
-        yield importlib.import_module("mhealth_localstack.lambda_runtime")
+        yield importlib.import_module("mhealth_localstack.lambda_.runtime")
     finally:
         sys.path.remove(str(_EXTENSION))
 
