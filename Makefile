@@ -5,8 +5,10 @@ SHELL := /bin/bash
 VENV        := .venv
 LS_VENV     := .venv-localstack
 CLIENTS_VENV := .venv-clients
+GLUE_VENV   := .venv-glue
 PY          := $(VENV)/bin/python
 LS_PY       := $(LS_VENV)/bin/python
+GLUE_PY     := $(GLUE_VENV)/bin/python
 PIP_QUIET   ?= -q
 SCALE       ?= 1
 SEED        ?= 2014
@@ -18,7 +20,7 @@ KEEP_RUNNING ?=
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-18s %s\n", $$1, $$2}'
 
-setup: $(VENV)/.installed $(LS_VENV)/.installed $(CLIENTS_VENV)/.installed node_modules/.installed ## Create .venv, .venv-localstack, .venv-clients and node_modules (idempotent)
+setup: $(VENV)/.installed $(LS_VENV)/.installed $(GLUE_VENV)/.installed $(CLIENTS_VENV)/.installed node_modules/.installed ## Create .venv, .venv-localstack, .venv-glue, .venv-clients and node_modules (idempotent)
 
 $(VENV)/.installed: pyproject.toml requirements/lock.txt
 	@test -x $(PY) || $$(scripts/find-python 3.12) -m venv $(VENV)
@@ -39,6 +41,12 @@ $(CLIENTS_VENV)/.installed: requirements/clients.txt
 	@test -x $(CLIENTS_VENV)/bin/python || $$(scripts/find-python 3.12) -m venv $(CLIENTS_VENV)
 	$(CLIENTS_VENV)/bin/python -m pip install $(PIP_QUIET) --upgrade pip
 	$(CLIENTS_VENV)/bin/python -m pip install $(PIP_QUIET) -r requirements/clients.txt
+	@touch $@
+
+# Glue 5.0's runtime for local job runs: Python 3.11 with only what Glue itself provides.
+$(GLUE_VENV)/.installed: requirements/glue.txt
+	@test -x $(GLUE_PY) || $$(scripts/find-python 3.11) -m venv $(GLUE_VENV)
+	$(GLUE_PY) -m pip install $(PIP_QUIET) -r requirements/glue.txt
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json

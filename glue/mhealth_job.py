@@ -9,6 +9,7 @@ LocalStack extension runs this same script with a minimal ``awsglue`` stand-in a
 from __future__ import annotations
 
 import os
+import platform
 import sys
 
 
@@ -19,8 +20,13 @@ def main(argv: list[str]) -> None:
     from awsglue.utils import getResolvedOptions
     from pyspark.context import SparkContext
 
+    import mhealth
     from mhealth.transform.job import OPTIONAL_ARGUMENTS, REQUIRED_ARGUMENTS, run
     from mhealth.transform.spark_io import NativeSparkIO, SparkIO, StagedS3SparkIO
+
+    # Which Python runs the job and where the library came from (the --extra-py-files zip).
+    print(f"mhealth job: Python {platform.python_version()}; mhealth from {mhealth.__file__}")
+    print(f"mhealth job: sys.path = {sys.path}")
 
     # getResolvedOptions rejects absent names, so ask only for the optional ones given.
     given = [name for name in OPTIONAL_ARGUMENTS if f"--{name}" in argv]

@@ -7,12 +7,15 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final, Self
+from typing import Final, Self, TypeVar
 
 #: The Kaggle copy of MHEALTH (UCI dataset 319, Banos et al. 2014) with the raw ``.log`` files.
 DEFAULT_KAGGLE_DATASET: Final = "nirmalsankalana/mhealth-dataset-data-set"
 
 _DATASET_REF: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+# A TypeVar, not PEP 695 syntax: the whole package ships to Glue 5.0, which runs Python 3.11.
+N = TypeVar("N", int, float)
 
 
 class SettingsError(ValueError):
@@ -42,7 +45,7 @@ class _Reader:
             return ""
         return value
 
-    def number[N: (int, float)](self, name: str, kind: type[N], default: N, minimum: N) -> N:
+    def number(self, name: str, kind: type[N], default: N, minimum: N) -> N:
         raw = self.optional(name)
         if raw is None:
             return default

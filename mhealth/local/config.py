@@ -143,8 +143,17 @@ class LocalConfig:
 
     @property
     def venv(self) -> Path:
-        """The project virtualenv (Python 3.12): runs Lambda code, Glue scripts, the stand-in."""
+        """The project virtualenv (Python 3.12): runs python3.12 Lambda code and the stand-in."""
         return self.repo_root / ".venv"
+
+    @property
+    def venv_glue(self) -> Path:
+        """Glue 5.0's runtime (Python 3.11, pyspark, Glue's provided modules): runs job scripts."""
+        return self.repo_root / ".venv-glue"
+
+    @property
+    def glue_python(self) -> Path:
+        return self.venv_glue / "bin" / "python"
 
     @property
     def venv_localstack(self) -> Path:

@@ -325,13 +325,16 @@ def localstack_environment(config: LocalConfig, base: Mapping[str, str]) -> dict
             "EAGER_SERVICE_LOADING": "1",
             "LAMBDA_RUNTIME_EXECUTOR": "local",
             "MHEALTH_LAMBDA_PYTHON": project_python,
-            "MHEALTH_GLUE_PYTHON": project_python,
+            "MHEALTH_GLUE_PYTHON": str(config.glue_python),
             "MHEALTH_STATE_DIR": str(config.state_dir),
             # Host mode even when this machine is itself a container (LocalStack would then
             # use /var/lib/localstack and /etc/localstack, shared by every instance): its
             # files (tmp, cache, init hooks) go under the state dir.
             "OVERRIDE_IN_DOCKER": "0",
             "FILESYSTEM_ROOT": str(_filesystem_root(config)),
+            # LocalStack unzips Lambda code under tempfile.gettempdir(): keep it out of /tmp,
+            # which each function environment replaces with its own private tmpfs.
+            "TMPDIR": str(_filesystem_root(config) / "tmp"),
             # No internet: no analytics, no TLS certificate download, no DNS server with an
             # upstream resolver. (The Lambda init binary is never fetched: see lambda_/executor.py.)
             "DISABLE_EVENTS": "1",
@@ -350,6 +353,11 @@ def _check_can_start(config: LocalConfig) -> None:
         )
     if not config.project_python.exists():
         raise LocalRuntimeError(f"{config.venv} is missing: run make setup.")
+    if not config.glue_python.exists():
+        raise LocalRuntimeError(
+            f"{config.venv_glue} is missing: run make setup (it creates Glue 5.0's runtime, "
+            "Python 3.11 with pyspark 3.5.4, for local Glue job runs)."
+        )
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
         # Every Glue job run would fail inside Spark with a less helpful message.
         raise LocalRuntimeError(
@@ -442,6 +450,7 @@ def _up(
 
     _check_can_start(config)
     config.state_dir.mkdir(parents=True, exist_ok=True)
+    (_filesystem_root(config) / "tmp").mkdir(parents=True, exist_ok=True)
 
     records: list[ProcessRecord] = []
     try:

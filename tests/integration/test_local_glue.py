@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import io
 import json
 import textwrap
 import time
 import uuid
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import yaml
 from botocore.exceptions import ClientError
+
+from mhealth.local.config import REPO_ROOT
 
 pytestmark = pytest.mark.localstack
 
@@ -68,6 +73,44 @@ boto3.client("s3").put_object(
 )
 """
 
+# Imports the library from the --extra-py-files zip, compiles every module in it, and reports
+# which Python ran it and what else it could import.
+SHIPPED_LIBRARY_SCRIPT = """
+import importlib.util
+import json
+import platform
+import sys
+import zipfile
+
+import boto3
+from awsglue.utils import getResolvedOptions
+
+import mhealth
+import mhealth.transform.job
+
+args = getResolvedOptions(sys.argv, ["JOB_NAME", "result_bucket", "result_key"])
+archive = mhealth.__file__.rsplit("/mhealth/", 1)[0]
+with zipfile.ZipFile(archive) as library:
+    sources = {name: library.read(name) for name in library.namelist() if name.endswith(".py")}
+for name, source in sources.items():
+    compile(source, name, "exec", dont_inherit=True)
+print("shipped-library-marker", platform.python_version(), archive)
+report = {
+    "python": platform.python_version(),
+    "executable": sys.executable,
+    "mhealth_file": mhealth.__file__,
+    "archive_on_path": archive in sys.path,
+    "compiled": sorted(sources),
+    "importable": {
+        name: importlib.util.find_spec(name) is not None
+        for name in ("pyspark", "pandas", "pyarrow", "duckdb", "kaggle", "aws_lambda_powertools")
+    },
+}
+boto3.client("s3").put_object(
+    Bucket=args["result_bucket"], Key=args["result_key"], Body=json.dumps(report).encode()
+)
+"""
+
 FAILING_SCRIPT = """
 def check(value):
     raise ValueError(f"boom: bad input {value}")
@@ -108,6 +151,16 @@ class GlueFixture:
             **job,
         )
         return name
+
+    def upload_library(self, name: str, files: dict[str, bytes]) -> str:
+        """A zip of ``files`` (archive name → bytes) in S3, as the deploy uploads the library."""
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for member, content in sorted(files.items()):
+                archive.writestr(member, content)
+        key = f"lib/{name}.zip"
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=buffer.getvalue())
+        return f"s3://{self.bucket}/{key}"
 
     def read_json(self, key: str) -> Any:
         return json.loads(self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
@@ -233,7 +286,128 @@ def test_run_arguments_override_job_defaults(glue_env: GlueFixture, aws_client: 
     events = logs.get_log_events(logGroupName="/aws-glue/jobs/output", logStreamName=run_id)[
         "events"
     ]
-    assert [e["message"] for e in events] == ["echo-arguments-marker red large"]
+    messages = [e["message"] for e in events]
+    assert messages[0].startswith("Glue 5.0 runtime (local): Python 3.11.")
+    assert messages[1:] == ["echo-arguments-marker red large"]
+
+
+class _TaglessLoader(yaml.SafeLoader):
+    """Reads serverless.yml, whose CloudFormation tags (``!Ref`` …) do not matter here."""
+
+
+_TaglessLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
+
+
+def shipped_library_files() -> dict[str, bytes]:
+    """The library zip as serverless/plugins/glue-assets.js builds it from custom.glueAssets:
+    the package folder at the zip's root, only its ``include`` paths (a trailing "/" is a
+    folder), without ``__pycache__`` and compiled files."""
+    template = yaml.load((REPO_ROOT / "serverless.yml").read_text(), Loader=_TaglessLoader)
+    settings = template["custom"]["glueAssets"]
+    package = REPO_ROOT / settings["library"]
+    include: list[str] = settings.get("include") or [""]
+
+    def wanted(inside: str) -> bool:
+        return any(
+            inside.startswith(entry) if entry.endswith("/") or not entry else inside == entry
+            for entry in include
+        )
+
+    return {
+        path.relative_to(REPO_ROOT).as_posix(): path.read_bytes()
+        for path in sorted(package.rglob("*"))
+        if path.is_file()
+        and "__pycache__" not in path.parts
+        and path.suffix not in {".pyc", ".pyo"}
+        and wanted(path.relative_to(package).as_posix())
+    }
+
+
+def test_job_runs_on_python_3_11_with_only_glue_modules_and_the_shipped_library(
+    glue_env: GlueFixture, aws_client: AwsClient
+) -> None:
+    # Glue 5.0 runs Python 3.11 (https://docs.aws.amazon.com/glue/latest/dg/release-notes.html).
+    files = shipped_library_files()
+    library = glue_env.upload_library(f"mhealth-{uuid.uuid4().hex[:8]}", files)
+    result_key = f"results/{uuid.uuid4().hex}.json"
+    name = glue_env.create_job(
+        SHIPPED_LIBRARY_SCRIPT,
+        DefaultArguments={
+            "--extra-py-files": library,
+            "--result_bucket": glue_env.bucket,
+            "--result_key": result_key,
+        },
+    )
+
+    run_id = glue_env.glue.start_job_run(JobName=name)["JobRunId"]
+    run = wait_for_run(glue_env.glue, name, run_id, PLAIN_RUN_DEADLINE_S)
+
+    assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
+    report = glue_env.read_json(result_key)
+    assert report["python"].startswith("3.11.")
+    assert report["executable"].endswith("/.venv-glue/bin/python")
+    archive = report["mhealth_file"].rsplit("/mhealth/", 1)[0]
+    assert archive.endswith(".zip")
+    assert report["archive_on_path"] is True
+    assert report["compiled"] == sorted(name for name in files if name.endswith(".py"))
+    # What Glue 5.0 provides is there; the project's own virtualenv is not.
+    assert report["importable"] == {
+        "pyspark": True,
+        "pandas": True,
+        "pyarrow": True,
+        "duckdb": False,
+        "kaggle": False,
+        "aws_lambda_powertools": False,
+    }
+    events = aws_client("logs").get_log_events(
+        logGroupName="/aws-glue/jobs/output", logStreamName=run_id
+    )["events"]
+    messages = [event["message"] for event in events]
+    assert messages[0].startswith("Glue 5.0 runtime (local): Python 3.11.")
+    assert archive in messages[0]  # the zip on the job's PYTHONPATH
+    assert f"shipped-library-marker {report['python']} {archive}" in messages
+
+
+def test_a_python_3_12_construct_in_the_library_fails_the_run_with_syntax_error(
+    glue_env: GlueFixture,
+) -> None:
+    # A `type` statement (PEP 695) is Python 3.12 syntax: Glue 5.0's Python 3.11 cannot import it.
+    library = glue_env.upload_library(
+        f"newer-{uuid.uuid4().hex[:8]}",
+        {"newer_syntax/__init__.py": b"type UserId = int\n"},
+    )
+    name = glue_env.create_job(
+        "import newer_syntax\n", DefaultArguments={"--extra-py-files": library}
+    )
+
+    run_id = glue_env.glue.start_job_run(JobName=name)["JobRunId"]
+    run = wait_for_run(glue_env.glue, name, run_id, PLAIN_RUN_DEADLINE_S)
+
+    assert run["JobRunState"] == "FAILED"
+    assert run["ErrorMessage"] == "SyntaxError: invalid syntax"
+
+
+def test_a_job_of_a_glue_version_without_python_3_11_fails_naming_the_versions(
+    glue_env: GlueFixture,
+) -> None:
+    name = f"test-job-{uuid.uuid4().hex[:10]}"
+    glue_env.glue.create_job(
+        Name=name,
+        Role=ROLE_ARN,
+        Command={
+            "Name": "glueetl",
+            "ScriptLocation": glue_env.upload_script(name, "print('never runs')\n"),
+            "PythonVersion": "3",
+        },
+        GlueVersion="4.0",
+    )
+
+    run_id = glue_env.glue.start_job_run(JobName=name)["JobRunId"]
+    run = wait_for_run(glue_env.glue, name, run_id, PLAIN_RUN_DEADLINE_S)
+
+    assert run["JobRunState"] == "FAILED"
+    assert "GlueVersion 4.0 is not run by the local Glue" in run["ErrorMessage"]
+    assert "5.0, 5.1" in run["ErrorMessage"]
 
 
 def test_failing_script_ends_failed_with_its_exception(glue_env: GlueFixture) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -136,6 +137,13 @@ def test_full_run_succeeds_and_reports_every_step(pipeline: Pipeline) -> None:
     assert sum(item["rows_in"] for item in converted) == pipeline.dataset.rows
     assert sum(item["rows_quarantined"] for item in converted) == 0
     assert output["transform"]["job_run_state"] == "SUCCEEDED"
+    # The job ran on Glue 5.0's Python with the library the deploy uploaded (its --extra-py-files).
+    events = pipeline.aws("logs").get_log_events(
+        logGroupName="/aws-glue/jobs/output", logStreamName=output["transform"]["job_run_id"]
+    )["events"]
+    job_log = "\n".join(event["message"] for event in events)
+    assert "mhealth job: Python 3.11." in job_log
+    assert re.search(r"mhealth from \S+/mhealth-[0-9a-f]{16}\.zip/mhealth/__init__\.py", job_log)
 
 
 def test_table_schema_in_athena_is_the_final_schema(pipeline: Pipeline) -> None:

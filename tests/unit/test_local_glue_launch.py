@@ -166,3 +166,15 @@ def test_resolved_options_reject_a_missing_required_name(glue_utils: ModuleType)
 def test_resolved_options_reject_a_reserved_name(glue_utils: ModuleType) -> None:
     with pytest.raises(RuntimeError, match="JOB_RUN_ID"):
         glue_utils.getResolvedOptions(JOB_ARGV, ["JOB_RUN_ID"])
+
+
+def test_glue_5_versions_run_python_3_11_and_no_version_means_5_1(launch: ModuleType) -> None:
+    # AWS Glue versions: 5.0 and 5.1 run Python 3.11; a job without a version gets 5.1.
+    assert launch.python_version_for("5.0") == "3.11"
+    assert launch.python_version_for("5.1") == "3.11"
+    assert launch.python_version_for(None) == "3.11"
+
+
+def test_an_older_glue_version_is_refused_naming_the_ones_run_locally(launch: ModuleType) -> None:
+    with pytest.raises(ValueError, match=r"GlueVersion 4\.0 is not run .* Glue 5\.0, 5\.1"):
+        launch.python_version_for("4.0")

@@ -12,8 +12,27 @@ RESERVED_ARGUMENTS = frozenset({"--JOB_NAME", "--JOB_ID", "--JOB_RUN_ID"})
 EXTRA_PY_FILES = "--extra-py-files"
 SPARK_CONF = "--conf"
 
+#: The Python of each Glue version this local Glue runs (AWS Glue release notes, "AWS Glue
+#: versions": https://docs.aws.amazon.com/glue/latest/dg/release-notes.html). A job created
+#: without a version gets Glue's default, 5.1.
+GLUE_PYTHON_VERSIONS = {"5.0": "3.11", "5.1": "3.11"}
+DEFAULT_GLUE_VERSION = "5.1"
+
 _TRACEBACK_HEADER = "Traceback (most recent call last):"
 _MAX_ERROR_MESSAGE = 2048
+
+
+def python_version_for(glue_version: str | None) -> str:
+    """The ``major.minor`` Python a Glue version runs; ValueError for versions run elsewhere."""
+    version = glue_version or DEFAULT_GLUE_VERSION
+    try:
+        return GLUE_PYTHON_VERSIONS[version]
+    except KeyError:
+        known = ", ".join(sorted(GLUE_PYTHON_VERSIONS))
+        raise ValueError(
+            f"GlueVersion {version} is not run by the local Glue, which provides Glue "
+            f"{known} (Python 3.11, Spark 3.5): set the job's GlueVersion to one of those"
+        ) from None
 
 
 def argument_key(key: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import shutil
@@ -206,6 +207,11 @@ class RunExecutor:
                 "no Python with pyspark to run Glue job scripts",
             )
             return
+        try:
+            python_version = _checked_python_version(spec.python, self.run.glue_version)
+        except ValueError as error:
+            self.run.transition("FAILED", str(error))
+            return
         scratch = [self.run_dir / "tmp", self.run_dir / "spark-local"]
         for directory in (self.run_dir / "script", self.run_dir / "extra", *scratch):
             directory.mkdir(parents=True, exist_ok=True)
@@ -237,7 +243,14 @@ class RunExecutor:
         stderr_path = self.run_dir / "stderr.log"
         shipper = LogShipper(self._logs, self.run.id, stdout_path, stderr_path)
 
-        with stdout_path.open("wb") as stdout, stderr_path.open("wb") as stderr:
+        # Glue's own first lines say what runs the script; so does ours (the script's log).
+        stdout_path.write_text(
+            f"Glue {self.run.glue_version or launch.DEFAULT_GLUE_VERSION} runtime (local): "
+            f"Python {python_version} ({spec.python}); "
+            f"PYTHONPATH={env['PYTHONPATH']}\n",
+            encoding="utf-8",
+        )
+        with stdout_path.open("ab") as stdout, stderr_path.open("wb") as stderr:
             with self._process_lock:
                 if self._stop_requested.is_set():
                     self.run.transition("STOPPED")
@@ -420,6 +433,35 @@ class LogShipper:
             if not _already_exists(error):
                 raise
         self._ready.add(group)
+
+
+@functools.cache
+def _python_version(python: str) -> str:
+    """``3.11.7``: the version of the interpreter at ``python`` (asked once per path)."""
+    try:
+        answer = subprocess.run(
+            [python, "-c", "import platform; print(platform.python_version())"],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except (OSError, subprocess.SubprocessError) as error:
+        raise ValueError(f"MHEALTH_GLUE_PYTHON ({python}) does not run: {error}") from error
+    return answer.stdout.strip()
+
+
+def _checked_python_version(python: str, glue_version: str | None) -> str:
+    """The job's interpreter version, checked against the Python its Glue version runs on AWS."""
+    wanted = launch.python_version_for(glue_version)
+    actual = _python_version(python)
+    if actual.rsplit(".", 1)[0] != wanted:
+        raise ValueError(
+            f"Glue {glue_version or launch.DEFAULT_GLUE_VERSION} runs Python {wanted}, but "
+            f"MHEALTH_GLUE_PYTHON ({python}) is Python {actual}: point it at Glue's runtime, "
+            ".venv-glue/bin/python (make setup creates it)"
+        )
+    return actual
 
 
 def _already_exists(error: Exception) -> bool:

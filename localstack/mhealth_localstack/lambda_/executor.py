@@ -1,10 +1,15 @@
 """LocalStack Lambda runtime executor ``local``: each execution environment is a host process.
 
 Selected with ``LAMBDA_RUNTIME_EXECUTOR=local``. Where the Docker executor starts a container
-running LocalStack's Go init, this one starts ``lambda_/runtime.py supervise`` with the Lambda's
-Python (``MHEALTH_LAMBDA_PYTHON``, else ``python3.12`` from PATH). That process speaks the same
-protocol with LocalStack's ``ExecutorEndpoint``, so invocations, errors, timeouts and logs
-(CloudWatch Logs ``/aws/lambda/<name>``) flow through LocalStack's own Lambda service.
+running LocalStack's Go init, this one starts ``lambda_/runtime.py supervise`` with the Python of
+the function's declared runtime (``python3.12`` → ``MHEALTH_LAMBDA_PYTHON`` when that is a 3.12,
+else a ``python3.12`` found on PATH or in pyenv; likewise ``python3.11``, ``python3.13``; none
+found is a clear error at function creation). That process speaks the same protocol with
+LocalStack's ``ExecutorEndpoint``, so invocations, errors, timeouts and logs (CloudWatch Logs
+``/aws/lambda/<name>``) flow through LocalStack's own Lambda service.
+
+Each environment gets the function's memory size and its own ``/tmp`` of the function's ephemeral
+storage size where the machine allows it (``lambda_/sandbox.py``).
 
 Nothing is downloaded: the Docker executor fetches the Go init binary in ``prepare_version``
 (``get_runtime_client_path``); this executor never calls it.
@@ -41,6 +46,7 @@ from werkzeug import Request
 
 from localstack import config
 from mhealth_localstack import gateway
+from mhealth_localstack.lambda_ import sandbox as lambda_sandbox
 
 LOG = logging.getLogger(__name__)
 
@@ -65,40 +71,54 @@ class HostProcessRuntimeExecutorPlugin(RuntimeExecutorPlugin):
         return HostProcessRuntimeExecutor
 
 
-def _runs_python(candidate: str) -> str | None:
-    """Why ``candidate`` cannot run Lambda code, or None when it is a working Python >= 3.11."""
+def _runs_python(candidate: str, version: str) -> str | None:
+    """Why ``candidate`` cannot run ``python<version>`` Lambda code, or None when it can."""
     try:
-        subprocess.run(
-            [candidate, "-c", "import sys; assert sys.version_info >= (3, 11)"],
+        answer = subprocess.run(
+            [candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
             check=True,
             capture_output=True,
+            text=True,
             timeout=30,
         )
     except (OSError, subprocess.SubprocessError) as error:
         return str(error)
-    return None
+    found = answer.stdout.strip()
+    return None if found == version else f"is Python {found}"
+
+
+def _interpreter_candidates(version: str) -> list[str]:
+    """Where ``python<version>`` may be: PATH (every entry: a pyenv shim can come first yet fail
+    to run), then pyenv's versions and the usual prefixes, as scripts/find-python looks."""
+    name = f"python{version}"
+    found = [shutil.which(name, path=directory) for directory in os.get_exec_path()]
+    pyenv = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
+    if pyenv.is_dir():
+        found += [str(path / "bin" / name) for path in sorted(pyenv.glob(f"{version}*"))]
+    found += [f"{prefix}/{name}" for prefix in ("/usr/local/bin", "/usr/bin")]
+    return [path for path in dict.fromkeys(found) if path and os.access(path, os.X_OK)]
 
 
 @functools.cache
-def lambda_python() -> str:
-    """Absolute path of the Python that runs Lambda functions, checked to start once."""
+def lambda_python(runtime: str = "python3.12") -> str:
+    """Absolute path of the interpreter for a Python runtime (``python3.12`` → a Python 3.12),
+    checked to start once. ``MHEALTH_LAMBDA_PYTHON`` (the project's virtualenv) serves the
+    runtime of its own version; other runtimes get that version's plain interpreter."""
+    version = runtime.removeprefix("python")
     configured = os.environ.get("MHEALTH_LAMBDA_PYTHON", "").strip()
-    if configured:
-        candidates = [configured]
-    else:
-        # A pyenv shim can come first on PATH yet fail to run: take the first that works.
-        found = (shutil.which("python3.12", path=d) for d in os.get_exec_path())
-        candidates = [path for path in dict.fromkeys(found) if path]
+    candidates = [configured] if configured else []
+    candidates += _interpreter_candidates(version)
     problems: list[str] = []
     for candidate in candidates:
-        problem = _runs_python(candidate)
+        problem = _runs_python(candidate, version)
         if problem is None:
             return os.path.abspath(candidate)
         problems.append(f"{candidate}: {problem}")
     raise LambdaRuntimeException(
-        "No working Python for Lambda functions ("
-        + ("; ".join(problems) or "python3.12 is not on PATH")
-        + "). Set MHEALTH_LAMBDA_PYTHON, e.g. to .venv/bin/python."
+        f"The function's runtime is {runtime}, and no Python {version} was found to run it "
+        f"({'; '.join(problems) or f'python{version} is not on PATH'}). Install Python "
+        f"{version} (scripts/find-python {version} looks where this does), or declare a "
+        "runtime whose Python is installed."
     )
 
 
@@ -175,6 +195,14 @@ def host_environment(
     return environment
 
 
+def _under_tmp(*paths: str) -> bool:
+    """True if a path the environment needs lies under /tmp, which its private tmpfs would hide."""
+    return any(
+        os.path.realpath(path) == CONTAINER_TMP or os.path.realpath(path).startswith("/tmp/")
+        for path in paths
+    )
+
+
 class HostProcessExecutorEndpoint(ExecutorEndpoint):
     """LocalStack's executor endpoint, learning the process's invoke port from its ready report."""
 
@@ -197,6 +225,7 @@ class HostProcessRuntimeExecutor(RuntimeExecutor):
         self.executor_endpoint = HostProcessExecutorEndpoint(self.id, container_address="127.0.0.1")
         self.process: subprocess.Popen[bytes] | None = None
         self.environment_dir: Path | None = None
+        self.memory_cgroup: Path | None = None
         self._stopping = threading.Event()
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -207,25 +236,44 @@ class HostProcessRuntimeExecutor(RuntimeExecutor):
         if code is None:
             raise LambdaRuntimeException("The local executor runs zip-packaged functions only.")
         name = self.function_version.id.function_name
+        runtime = str(self.function_version.config.runtime or "python3.12")
+        python = lambda_python(runtime)
+        sandbox = lambda_sandbox.detect(python, RUNTIME_SCRIPT)
         self.environment_dir = Path(
             tempfile.mkdtemp(prefix=f"{name}-{self.id[:8]}-", dir=environments_root())
         )
-        tmp_dir = self.environment_dir / "tmp"
         home_dir = self.environment_dir / "home"
-        tmp_dir.mkdir()
         home_dir.mkdir()
         task_root = str(code.get_unzipped_code_location())
+        memory_mb = int(self.function_version.config.memory_size)
+        storage = self.function_version.config.ephemeral_storage
+        tmp_mb = int(storage.size) if storage is not None else 512
+        private_tmp = sandbox.private_tmp_problem is None and not _under_tmp(
+            task_root, str(RUNTIME_SCRIPT), str(self.environment_dir), python
+        )
+        if sandbox.private_tmp_problem is None and not private_tmp:
+            LOG.warning(
+                "Environment %s of %s gets no private /tmp: its code or runtime lies under /tmp "
+                "(set TMPDIR for LocalStack elsewhere, as `mhealth local up` does)",
+                self.id,
+                name,
+            )
+        if private_tmp:
+            tmp_dir = CONTAINER_TMP  # the environment's own tmpfs, mounted by the runtime
+        else:
+            tmp_dir = str(self.environment_dir / "tmp")
+            Path(tmp_dir).mkdir()
         environment = host_environment(
             env_vars,
             task_root=task_root,
-            tmp_dir=str(tmp_dir),
+            tmp_dir=tmp_dir,
             home_dir=str(home_dir),
             runtime_dir=str(RUNTIME_SCRIPT.parent),
             endpoint_url=gateway.edge_url(),
             inherited=os.environ,
         )
         command = [
-            lambda_python(),
+            python,
             "-P",
             str(RUNTIME_SCRIPT),
             "supervise",
@@ -238,6 +286,15 @@ class HostProcessRuntimeExecutor(RuntimeExecutor):
         ]
         for path in layer_python_paths(self.function_version):
             command += ["--python-path", path]
+        if private_tmp:
+            command += ["--private-tmp-mb", str(tmp_mb)]
+        if sandbox.memory is not None:
+            # The kernel's hard limit covers memory and the tmpfs (charged to the same cgroup);
+            # the runtime kills the function at its memory size, counting /tmp apart.
+            self.memory_cgroup = sandbox.memory.create(
+                f"{name}-{self.id}", (memory_mb + (tmp_mb if private_tmp else 0)) * 1024 * 1024
+            )
+            command += ["--memory-cgroup", str(self.memory_cgroup)]
         LOG.debug("Starting host-process environment %s for %s: %s", self.id, name, command)
         with (self.environment_dir / "runtime.log").open("wb") as log_file:
             self.process = subprocess.Popen(
@@ -290,6 +347,8 @@ class HostProcessRuntimeExecutor(RuntimeExecutor):
             self.executor_endpoint.shutdown()
         except Exception as error:
             LOG.debug("Error shutting down executor endpoint %s: %s", self.id, error)
+        if self.memory_cgroup is not None:
+            lambda_sandbox.remove_cgroup(self.memory_cgroup)
         if self.environment_dir is not None:
             shutil.rmtree(self.environment_dir, ignore_errors=True)
 
@@ -329,7 +388,7 @@ class HostProcessRuntimeExecutor(RuntimeExecutor):
                 "The local Lambda executor runs Python zip functions only, "
                 f"not {runtime or 'images'}."
             )
-        lambda_python()
+        lambda_python(runtime)
         if function_version.config.code:
             function_version.config.code.prepare_for_execution()
         for layer in function_version.config.layers or []:
@@ -344,8 +403,10 @@ class HostProcessRuntimeExecutor(RuntimeExecutor):
     @classmethod
     def validate_environment(cls) -> bool:
         try:
-            LOG.info("Lambda functions run as host processes with %s", lambda_python())
+            python = lambda_python()
         except LambdaRuntimeException as error:
             LOG.warning("%s", error)
             return False
+        LOG.info("Lambda functions (python3.12) run as host processes with %s", python)
+        lambda_sandbox.detect(python, RUNTIME_SCRIPT)  # logs once what limits apply here
         return True

@@ -9,6 +9,11 @@ for LocalStack, starts a *worker* process, reports ready at
 timeout by killing the worker (AWS's "Task timed out after X seconds"), after which a fresh
 worker re-runs the init phase, as AWS resets a sandbox.
 
+The sandbox (where the machine allows it, see ``sandbox.py``): ``supervise`` first enters
+a private mount namespace with a tmpfs of the function's ephemeral storage size on ``/tmp``, so a
+literal ``/tmp/...`` path is the environment's own; the worker joins the environment's memory
+cgroup, and a watcher kills it once it uses more than the function's memory size, as AWS does.
+
 ``worker`` imports the handler the way AWS's Python runtime does (task root first on
 ``sys.path``, then the layers' ``python`` dirs) and runs invocations sent over a pipe. Its
 stdout and stderr are one pipe the supervisor collects into the invocation's log (START,
@@ -19,6 +24,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
+import ctypes.util
 import datetime as dt
 import http.server
 import importlib
@@ -47,6 +54,9 @@ INIT_PHASE_SECONDS = 10.0
 LOG_DRAIN_SECONDS = 2.0
 #: How often the watchdogs check that the parent process is still there.
 PARENT_POLL_SECONDS = 1.0
+#: How often the memory watcher samples the environment's cgroup.
+MEMORY_POLL_SECONDS = 0.01
+_MIB = 1024 * 1024
 
 # Proxies would break the loopback calls to LocalStack: never use them here.
 _URL_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -67,6 +77,80 @@ def _watch_parent(parent_pid: int, on_orphaned: Callable[[], None]) -> None:
                 return
 
     threading.Thread(target=loop, name="parent-watchdog", daemon=True).start()
+
+
+# --------------------------------------------------------------------------------------------
+# Sandbox: the environment's own /tmp and its memory.
+# --------------------------------------------------------------------------------------------
+
+_CLONE_NEWNS = 0x00020000
+_MS_NOSUID = 0x2
+_MS_NODEV = 0x4
+_MS_REC = 0x4000
+_MS_PRIVATE = 1 << 18
+
+
+def enter_private_tmp(size_mb: int) -> None:
+    """Move this process (and the children it starts) into its own mount namespace, with a
+    tmpfs of ``size_mb`` MiB on ``/tmp``: invisible to the host and to other environments, and
+    full (``No space left on device``) at the function's ephemeral storage size.
+
+    ``unshare(CLONE_NEWNS)`` needs a single-threaded process: call it before any thread starts.
+    """
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+    def check(result: int, what: str) -> None:
+        if result != 0:
+            errno = ctypes.get_errno()
+            raise OSError(errno, f"{what}: {os.strerror(errno)}")
+
+    check(libc.unshare(_CLONE_NEWNS), "unshare(CLONE_NEWNS)")
+    # Mounts made here must not propagate back into the host's namespace.
+    check(libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None), "mount --make-rprivate /")
+    options = f"size={size_mb}m,mode=1777".encode()
+    check(libc.mount(b"tmpfs", b"/tmp", b"tmpfs", _MS_NOSUID | _MS_NODEV, options), "mount /tmp")
+
+
+def probe_private_tmp_main() -> int:
+    """Exit 0 when this machine lets ``enter_private_tmp`` work (run in a throwaway process)."""
+    try:
+        enter_private_tmp(1)
+        with open("/tmp/probe", "wb") as probe:
+            probe.write(b"x")
+        size = os.statvfs("/tmp")
+    except OSError as error:
+        print(f"private /tmp unavailable: {error}", file=sys.stderr)
+        return 1
+    if size.f_blocks * size.f_frsize > 2 * _MIB:
+        print("private /tmp unavailable: the tmpfs size limit did not apply", file=sys.stderr)
+        return 1
+    return 0
+
+
+class MemoryCgroup:
+    """The environment's memory cgroup (v1 or v2), created by the executor."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.version = 2 if os.path.exists(os.path.join(path, "memory.current")) else 1
+
+    def join(self, pid: int) -> None:
+        with open(os.path.join(self.path, "cgroup.procs"), "w") as procs:
+            procs.write(str(pid))
+
+    def _read(self, name: str) -> str:
+        with open(os.path.join(self.path, name)) as source:
+            return source.read()
+
+    def used_bytes(self) -> int:
+        """Memory the function holds: the cgroup's charge less what is not the function's own
+        memory on AWS: tmpfs pages (``/tmp`` is storage there) and reclaimable file cache."""
+        stat = dict(line.split() for line in self._read("memory.stat").splitlines())
+        if self.version == 2:
+            charged = int(self._read("memory.current"))
+            return charged - int(stat.get("shmem", 0)) - int(stat.get("inactive_file", 0))
+        charged = int(self._read("memory.usage_in_bytes"))
+        return charged - int(stat.get("total_shmem", 0)) - int(stat.get("total_inactive_file", 0))
 
 
 # --------------------------------------------------------------------------------------------
@@ -264,8 +348,17 @@ def run_invocation(
     return {"ok": True, "payload": payload}
 
 
-def worker_main(control_in: int, control_out: int, python_paths: list[str], parent_pid: int) -> int:
+def worker_main(
+    control_in: int,
+    control_out: int,
+    python_paths: list[str],
+    parent_pid: int,
+    memory_cgroup: str | None,
+) -> int:
     """Import the handler (the init phase), then serve invocations until the control pipe closes."""
+    if memory_cgroup:
+        # First, before any function code runs: everything from here on counts.
+        MemoryCgroup(memory_cgroup).join(os.getpid())
     # Task root first, then layers: the function's own packages shadow everything else.
     sys.path[0:0] = python_paths
     commands = os.fdopen(control_in, "r", encoding="utf-8")
@@ -314,6 +407,8 @@ class SupervisorSettings:
     python_paths: tuple[str, ...]
     parent_pid: int
     host: str
+    memory_cgroup: str | None
+    private_tmp_mb: int
 
     @classmethod
     def from_environment(cls, args: argparse.Namespace) -> SupervisorSettings:
@@ -333,6 +428,8 @@ class SupervisorSettings:
             python_paths=tuple(args.python_path),
             parent_pid=args.parent_pid,
             host=args.host,
+            memory_cgroup=args.memory_cgroup,
+            private_tmp_mb=args.private_tmp_mb,
         )
 
 
@@ -358,6 +455,8 @@ class Worker:
         ]
         for path in settings.python_paths:
             command += ["--python-path", path]
+        if settings.memory_cgroup:
+            command += ["--memory-cgroup", settings.memory_cgroup]
         self.process = subprocess.Popen(
             command,
             stdin=subprocess.DEVNULL,
@@ -426,7 +525,9 @@ class Worker:
     def exit_description(self) -> str:
         code = self.process.wait()
         if code < 0:
-            return f"signal: {signal.Signals(-code).name.removeprefix('SIG').lower()}"
+            # Go's wording, as AWS's init prints it: "signal: killed", "signal: segmentation fault".
+            description = signal.strsignal(-code) or signal.Signals(-code).name
+            return f"signal: {description.lower()}"
         return f"exit status {code}"
 
     def kill(self) -> None:
@@ -457,6 +558,40 @@ class Supervisor:
         self._init_lines: list[str] = []
         self._pending_init_error = False
         self._busy = threading.Lock()
+        self._memory = MemoryCgroup(settings.memory_cgroup) if settings.memory_cgroup else None
+        self._memory_limit_bytes = int(settings.memory_size_mb) * _MIB
+        self._peak_bytes = 0
+        self._peak_lock = threading.Lock()
+        if self._memory is not None:
+            threading.Thread(target=self._watch_memory, name="memory-watch", daemon=True).start()
+
+    # -- memory -----------------------------------------------------------------------------
+
+    def _watch_memory(self) -> None:
+        """Kill the worker once the function uses more than its memory size, as AWS does."""
+        assert self._memory is not None
+        while True:
+            time.sleep(MEMORY_POLL_SECONDS)
+            try:
+                used = self._memory.used_bytes()
+            except (OSError, ValueError):
+                continue
+            with self._peak_lock:
+                self._peak_bytes = max(self._peak_bytes, used)
+            worker = self._worker
+            if used > self._memory_limit_bytes and worker is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(worker.process.pid, signal.SIGKILL)
+
+    def _reset_peak(self) -> None:
+        with self._peak_lock:
+            self._peak_bytes = 0
+
+    def _max_memory_used_mb(self, max_rss_kb: int) -> int:
+        """The REPORT line's Max Memory Used: the invocation's peak, at most the memory size."""
+        with self._peak_lock:
+            peak = max(self._peak_bytes, max_rss_kb * 1024)
+        return min(math.ceil(peak / _MIB), int(self.settings.memory_size_mb))
 
     # -- LocalStack callbacks ---------------------------------------------------------------
 
@@ -553,6 +688,7 @@ class Supervisor:
     ) -> _WorkerOutcome:
         request_id: str = invoke["invoke-id"]
         outcome = _WorkerOutcome()
+        self._reset_peak()
         worker.send(
             {
                 "request_id": request_id,
@@ -572,6 +708,7 @@ class Supervisor:
             self.shutdown()
             outcome.lines = worker.take_lines()
             outcome.status = "error"
+            outcome.max_rss_mb = self._max_memory_used_mb(0)
             outcome.error = _error_document(
                 f"RequestId: {request_id} Error: Runtime exited with error: {description}",
                 "Runtime.ExitError",
@@ -581,7 +718,7 @@ class Supervisor:
             return outcome
         worker.wait_for_output(request_id, LOG_DRAIN_SECONDS)
         outcome.lines = worker.take_lines()
-        outcome.max_rss_mb = math.ceil(int(answer.get("max_rss_kb", 0)) / 1024)
+        outcome.max_rss_mb = self._max_memory_used_mb(int(answer.get("max_rss_kb", 0)))
         if answer["ok"]:
             outcome.payload = answer["payload"].encode()
         else:
@@ -666,6 +803,8 @@ def _make_handler(supervisor: Supervisor) -> type[http.server.BaseHTTPRequestHan
 
 def supervise_main(args: argparse.Namespace) -> int:
     settings = SupervisorSettings.from_environment(args)
+    if settings.private_tmp_mb:
+        enter_private_tmp(settings.private_tmp_mb)  # before any thread starts
     supervisor = Supervisor(settings)
     server = http.server.ThreadingHTTPServer((settings.host, 0), _make_handler(supervisor))
     server.daemon_threads = True
@@ -691,14 +830,24 @@ def main(argv: list[str] | None = None) -> int:
     supervise.add_argument("--host", default="127.0.0.1")
     supervise.add_argument("--parent-pid", type=int, required=True)
     supervise.add_argument("--python-path", action="append", default=[])
+    supervise.add_argument("--memory-cgroup", help="the environment's memory cgroup")
+    supervise.add_argument(
+        "--private-tmp-mb", type=int, default=0, help="mount a private /tmp of this size"
+    )
     worker = roles.add_parser("worker", help="runs the function code (started by supervise)")
     worker.add_argument("--control-in", type=int, required=True)
     worker.add_argument("--control-out", type=int, required=True)
     worker.add_argument("--parent-pid", type=int, required=True)
     worker.add_argument("--python-path", action="append", default=[])
+    worker.add_argument("--memory-cgroup")
+    roles.add_parser("probe-private-tmp", help="exit 0 if a private /tmp works here")
     args = parser.parse_args(argv)
     if args.role == "worker":
-        return worker_main(args.control_in, args.control_out, args.python_path, args.parent_pid)
+        return worker_main(
+            args.control_in, args.control_out, args.python_path, args.parent_pid, args.memory_cgroup
+        )
+    if args.role == "probe-private-tmp":
+        return probe_private_tmp_main()
     return supervise_main(args)
 
 
