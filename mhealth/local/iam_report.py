@@ -91,10 +91,11 @@ def format_report(roles: dict[str, RoleUsage]) -> str:
             out.append("    (none)")
         for action in sorted(per_action):
             counts = per_action[action]
-            parts = [f"{counts[o]} {o}" for o in ("allow", "implicit-deny", "explicit-deny") if counts[o]]
+            parts = [
+                f"{counts[o]} {o}" for o in ("allow", "implicit-deny", "explicit-deny") if counts[o]
+            ]
             out.append(
-                f"    {action:<36} {', '.join(parts)}  "
-                f"({len(usage.resources[action])} resource(s))"
+                f"    {action:<36} {', '.join(parts)}  ({len(usage.resources[action])} resource(s))"
             )
         unused = usage.unused_statements
         out.append("  statements never used:" + ("" if unused else " none"))

@@ -252,7 +252,13 @@ def test_a_function_acts_as_its_role(
     unique_name: UniqueName,
 ) -> None:
     role = make_role(
-        [{"Effect": "Allow", "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{bucket}/allowed/*"}]
+        [
+            {
+                "Effect": "Allow",
+                "Action": "s3:PutObject",
+                "Resource": f"arn:aws:s3:::{bucket}/allowed/*",
+            }
+        ]
     )
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as zipped:

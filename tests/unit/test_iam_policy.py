@@ -120,7 +120,9 @@ def test_explicit_and_implicit_denies(action: str, outcome: str) -> None:
 
 
 def test_a_deny_in_one_policy_beats_an_allow_in_another() -> None:
-    allow = parse_policy("allow", {"Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"}})
+    allow = parse_policy(
+        "allow", {"Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"}}
+    )
     deny = parse_policy("deny", INTERPLAY)
     decision = evaluate([*allow, *deny], Check("iam:GenerateCredentialReport", "*"))
     assert decision.outcome == "explicit-deny"
@@ -243,7 +245,9 @@ def test_for_all_values_and_for_any_value() -> None:
 
 
 def test_bool_ip_numeric_and_date_operators() -> None:
-    assert condition_holds("Bool", "aws:SecureTransport", ["false"], {"aws:securetransport": ["false"]})
+    assert condition_holds(
+        "Bool", "aws:SecureTransport", ["false"], {"aws:securetransport": ["false"]}
+    )
     assert not condition_holds(
         "Bool", "aws:SecureTransport", ["true"], {"aws:securetransport": ["false"]}
     )
@@ -273,8 +277,9 @@ def test_resource_wildcards_span_slashes_and_colons_only_in_the_resource_part() 
 
 
 def test_deciding_statement_label_names_policy_and_sid() -> None:
-    statements = parse_policy("convert", {"Statement": [{"Effect": "Allow", "Action": "s3:*",
-                                                          "Resource": "*"}]})
+    statements = parse_policy(
+        "convert", {"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+    )
     assert isinstance(statements[0], Statement)
     assert statements[0].label == "convert#0"
 
@@ -297,14 +302,21 @@ def test_head_object_is_get_object_and_list_objects_carries_prefix_and_delimiter
 
 
 def test_glue_table_requests_need_catalog_database_and_table() -> None:
-    checks = actions.checks_for(
-        "glue", "GetTable", {"DatabaseName": "db", "Name": "t"}, TARGET
-    )
+    checks = actions.checks_for("glue", "GetTable", {"DatabaseName": "db", "Name": "t"}, TARGET)
     assert [c.resource for c in checks] == [
         "arn:aws:glue:us-east-1:123456789012:catalog",
         "arn:aws:glue:us-east-1:123456789012:database/db",
         "arn:aws:glue:us-east-1:123456789012:table/db/t",
     ]
+    database = actions.checks_for("glue", "GetDatabase", {"Name": "db"}, TARGET)
+    assert [c.resource for c in database] == [
+        "arn:aws:glue:us-east-1:123456789012:catalog",
+        "arn:aws:glue:us-east-1:123456789012:database/db",
+    ]
+    partitions = actions.checks_for(
+        "glue", "BatchCreatePartition", {"DatabaseName": "db", "TableName": "t"}, TARGET
+    )
+    assert partitions[-1].resource == "arn:aws:glue:us-east-1:123456789012:table/db/t"
     (run,) = actions.checks_for("glue", "StartJobRun", {"JobName": "j"}, TARGET)
     assert run.resource == "arn:aws:glue:us-east-1:123456789012:job/j"
 
@@ -361,8 +373,12 @@ def test_signature_verification_accepts_the_right_secret_only() -> None:
     # The value AWS's SigV4 test suite gives for this request (get-vanilla-query-order-key-case
     # family, IAM ListUsers example in the SigV4 documentation).
     assert signature == "5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7"
-    real = sigv4.SignedRequest(*(signed.__dict__[f] for f in (
-        "access_key_id", "scope", "signed_headers")), signature, "20150830T123600Z", False)
+    real = sigv4.SignedRequest(
+        *(signed.__dict__[f] for f in ("access_key_id", "scope", "signed_headers")),
+        signature,
+        "20150830T123600Z",
+        False,
+    )
     kwargs = dict(
         method="GET",
         raw_path="/",

@@ -174,9 +174,9 @@ class GlueProvider(ServiceLifecycleHook):
         )
 
         clients = self._clients(context)
-        role = _job_role_credentials(context, job.role, int(
-            request.get("Timeout") or job.timeout or DEFAULT_TIMEOUT_MINUTES
-        ))
+        role = _job_role_credentials(
+            context, job.role, int(request.get("Timeout") or job.timeout or DEFAULT_TIMEOUT_MINUTES)
+        )
         with self._lock:
             job_runs = self._runs.setdefault(key, {})
             previous_id = request.get("JobRunId")
@@ -217,7 +217,9 @@ class GlueProvider(ServiceLifecycleHook):
                     job_id=launch.job_id_for(context.account_id, context.region, job_name),
                     arguments=merged,
                     endpoint_url=edge_url(),
-                    access_key_id=role.access_key_id if role else access_key_for(context.account_id),
+                    access_key_id=role.access_key_id
+                    if role
+                    else access_key_for(context.account_id),
                     secret_access_key=role.secret_access_key if role else "test",
                     session_token=role.session_token if role else None,
                     driver_memory=self._settings.driver_memory,
@@ -314,8 +316,10 @@ def _job_role_credentials(
     job script, and Glue fetching it, act as that role, as on AWS."""
     if iam_mode() == "off" or not role:
         return None
-    role_arn = role if role.startswith("arn:") else (
-        f"arn:{context.partition}:iam::{context.account_id}:role/{role}"
+    role_arn = (
+        role
+        if role.startswith("arn:")
+        else (f"arn:{context.partition}:iam::{context.account_id}:role/{role}")
     )
     # The run's lifetime plus a margin, within STS's 15 min .. 12 h.
     return assume_role(

@@ -189,15 +189,15 @@ def _s3(
             action = _S3_VERSIONED[action]
         return [Check(action, s3_object_arn(target, bucket, str(params.get("Key") or "")))]
     context: dict[str, list[str]] = {}
-    if action in ("s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads"):
-        # https://docs.aws.amazon.com/AmazonS3/latest/userguide/amazon-s3-policy-keys.html
-        if operation != "HeadBucket":
-            for name, key in (("Prefix", "s3:prefix"), ("Delimiter", "s3:delimiter")):
-                if params.get(name) is not None:
-                    context[key] = [str(params[name])]
-            max_keys = params.get("MaxKeys")
-            if max_keys is not None:
-                context["s3:max-keys"] = [str(max_keys)]
+    listing = ("s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads")
+    # https://docs.aws.amazon.com/AmazonS3/latest/userguide/amazon-s3-policy-keys.html
+    if action in listing and operation != "HeadBucket":
+        for name, key in (("Prefix", "s3:prefix"), ("Delimiter", "s3:delimiter")):
+            if params.get(name) is not None:
+                context[key] = [str(params[name])]
+        max_keys = params.get("MaxKeys")
+        if max_keys is not None:
+            context["s3:max-keys"] = [str(max_keys)]
     return [Check(action, s3_bucket_arn(target, bucket), context)]
 
 
@@ -232,7 +232,11 @@ def _secretsmanager(
     secret = str(secret)
     arn = resolve_secret(secret) if resolve_secret else None
     if arn is None:
-        arn = secret if secret.startswith("arn:") else target.arn("secretsmanager", f"secret:{secret}")
+        arn = (
+            secret
+            if secret.startswith("arn:")
+            else target.arn("secretsmanager", f"secret:{secret}")
+        )
     return [Check(action, arn)]
 
 
@@ -251,14 +255,22 @@ _GLUE_JOB_OPERATIONS = {
 }
 
 
-def _glue(
+#: Database operations whose request names the database ``Name`` (GetDatabase's shape).
+_GLUE_DATABASE_OPERATIONS = {"GetDatabase", "UpdateDatabase", "DeleteDatabase"}
+
+
+def _glue(  # noqa: PLR0911 - one return per Glue resource hierarchy
     operation: str, params: Mapping[str, Any], target: Target, _: SecretArnResolver | None
 ) -> list[Check]:
     action = f"glue:{operation}"
     if operation in _GLUE_JOB_OPERATIONS and params.get("JobName"):
         return [Check(action, target.arn("glue", f"job/{params['JobName']}"))]
     catalog = target.arn("glue", "catalog")
-    database = params.get("DatabaseName") or (params.get("DatabaseInput") or {}).get("Name")
+    database = (
+        params.get("DatabaseName")
+        or (params.get("DatabaseInput") or {}).get("Name")
+        or (params.get("Name") if operation in _GLUE_DATABASE_OPERATIONS else None)
+    )
     if operation in ("GetDatabases",):
         return [Check(action, catalog), Check(action, target.arn("glue", "database/*"))]
     if not database:
@@ -320,8 +332,12 @@ def _sqs(
     if url:
         path = urlsplit(str(url)).path.strip("/").split("/")
         if len(path) >= 2:
-            return [Check(action, target.arn("sqs", path[-1]).replace(
-                f":{target.account_id}:", f":{path[-2]}:"))]
+            return [
+                Check(
+                    action,
+                    target.arn("sqs", path[-1]).replace(f":{target.account_id}:", f":{path[-2]}:"),
+                )
+            ]
     if name:
         return [Check(action, target.arn("sqs", str(name)))]
     return [Check(action, "*")]
@@ -347,7 +363,12 @@ def _logs(
     group = str(group)
     if group.startswith("arn:"):
         group = group.split(":log-group:", 1)[-1].removesuffix(":*")
-    if stream and operation in ("PutLogEvents", "CreateLogStream", "DeleteLogStream", "GetLogEvents"):
+    if stream and operation in (
+        "PutLogEvents",
+        "CreateLogStream",
+        "DeleteLogStream",
+        "GetLogEvents",
+    ):
         return [Check(action, target.arn("logs", f"log-group:{group}:log-stream:{stream}"))]
     return [Check(action, log_group_arn(target, group))]
 
@@ -403,7 +424,9 @@ def _athena(
     operation: str, params: Mapping[str, Any], target: Target, _: SecretArnResolver | None
 ) -> list[Check]:
     action = f"athena:{operation}"
-    group = params.get("WorkGroup") or (params.get("Name") if operation == "CreateWorkGroup" else None)
+    group = params.get("WorkGroup") or (
+        params.get("Name") if operation == "CreateWorkGroup" else None
+    )
     if group is None and operation.startswith(("List", "CreateWorkGroup")):
         return [Check(action, "*")]
     # Query operations name the query, not its work group: this stage runs them in "primary".
@@ -427,9 +450,7 @@ def _sts(
     return [Check(f"sts:{operation}", "*")]
 
 
-_Mapper = Callable[
-    [str, Mapping[str, Any], Target, SecretArnResolver | None], list[Check]
-]
+_Mapper = Callable[[str, Mapping[str, Any], Target, SecretArnResolver | None], list[Check]]
 _MAPPERS: dict[str, _Mapper] = {
     "s3": _s3,
     "secretsmanager": _secretsmanager,

@@ -273,7 +273,9 @@ def invalid_token(service: str) -> CommonServiceException:
         return CommonServiceException(
             "InvalidToken", "The provided token is malformed or otherwise invalid.", 400
         )
-    code = "InvalidClientTokenId" if service in _ACCESS_DENIED_CODES else "UnrecognizedClientException"
+    code = (
+        "InvalidClientTokenId" if service in _ACCESS_DENIED_CODES else "UnrecognizedClientException"
+    )
     return CommonServiceException(
         code, "The security token included in the request is invalid.", status_code=403
     )
@@ -309,9 +311,7 @@ class IamEnforcer:
         self.mode = mode
         self.journal = journal
         # S3 GetObject/HeadObject requests whose role may not list the bucket (404 -> 403).
-        self._unlisted: weakref.WeakKeyDictionary[RequestContext, str] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._unlisted: weakref.WeakKeyDictionary[RequestContext, str] = weakref.WeakKeyDictionary()
         self._unknown_roles: set[str] = set()
 
     # ---------------------------------------------------------------- request
@@ -344,7 +344,8 @@ class IamEnforcer:
         if self._exempt(context):
             return
         target = actions.Target(
-            context.region or "us-east-1", context.account_id or principal.account_id,
+            context.region or "us-east-1",
+            context.account_id or principal.account_id,
             context.partition or "aws",
         )
         checks = actions.checks_for(
@@ -362,8 +363,10 @@ class IamEnforcer:
             # function or job use a role that does not exist. Nothing to evaluate against.
             if principal.role_arn not in self._unknown_roles:
                 self._unknown_roles.add(principal.role_arn)
-                LOG.warning("IAM: role %s does not exist: its requests are not evaluated",
-                            principal.role_arn)
+                LOG.warning(
+                    "IAM: role %s does not exist: its requests are not evaluated",
+                    principal.role_arn,
+                )
             return
         statements = statements_of(documents)
         self.journal.policies(principal.role_arn, statements)
@@ -383,7 +386,9 @@ class IamEnforcer:
             bucket = str((context.service_request or {}).get("Bucket") or "")
             listing = policy.evaluate(
                 statements,
-                policy.Check("s3:ListBucket", actions.s3_bucket_arn(target, bucket), request_context),
+                policy.Check(
+                    "s3:ListBucket", actions.s3_bucket_arn(target, bucket), request_context
+                ),
             )
             if not listing.allowed:
                 self._unlisted[context] = denial_message(principal, listing)
@@ -485,7 +490,9 @@ class IamEnforcer:
 
         serializer = create_serializer(context.service)
         denied = serializer.serialize_error_to_response(
-            access_denied("s3", message), context.operation, context.request.headers,
+            access_denied("s3", message),
+            context.operation,
+            context.request.headers,
             context.request_id,
         )
         response.update_from(denied)
@@ -500,17 +507,13 @@ def _secret_arn(secret: str, target: actions.Target) -> str | None:
         if secret not in backend.secrets:
             return None
         return str(backend.secrets[secret].arn)
-    except Exception:  # noqa: BLE001 - an unknown secret is checked by its plain ARN
+    except Exception:
         return None
-
-
-_ENFORCER: IamEnforcer | None = None
 
 
 @hooks.on_infra_start()
 def mhealth_iam_enforcement() -> None:
     """Adds the IAM handlers to LocalStack's gateway (entry point in pyproject.toml)."""
-    global _ENFORCER
     from localstack.aws.handlers import (
         preprocess_request,
         run_custom_response_handlers,
@@ -523,7 +526,7 @@ def mhealth_iam_enforcement() -> None:
         return
     state_dir = os.environ.get("MHEALTH_STATE_DIR")
     journal = DecisionJournal(Path(state_dir) / DECISIONS_FILE if state_dir else None)
-    _ENFORCER = IamEnforcer(mode, journal)
-    preprocess_request.append(_ENFORCER.keep_signed_body)
-    serve_custom_service_request_handlers.append(_ENFORCER.on_request)
-    run_custom_response_handlers.append(_ENFORCER.on_response)
+    enforcer = IamEnforcer(mode, journal)
+    preprocess_request.append(enforcer.keep_signed_body)
+    serve_custom_service_request_handlers.append(enforcer.on_request)
+    run_custom_response_handlers.append(enforcer.on_response)

@@ -1,4 +1,4 @@
-"""AWS IAM identity-policy evaluation: explicit Deny over Allow, default deny (standard library only).
+"""AWS IAM identity-policy evaluation: explicit Deny over Allow, default deny (stdlib only).
 
 Follows "Policy evaluation logic" (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html)
 for identity-based policies of one principal, and the element references for ``Action`` /
@@ -14,8 +14,9 @@ from __future__ import annotations
 import base64
 import ipaddress
 import json
+import operator as op
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -164,7 +165,9 @@ def matches(statement: Statement, check: Check) -> bool:
             for p in statement.not_resources
         ):
             return False
-    elif not any(resource_matches(_substitute(p, context), check.resource) for p in statement.resources):
+    elif not any(
+        resource_matches(_substitute(p, context), check.resource) for p in statement.resources
+    ):
         return False
     return all(
         condition_holds(operator, key, values, context)
@@ -267,7 +270,7 @@ _POSITIVE_OF = {
 }
 
 
-def condition_holds(
+def condition_holds(  # noqa: PLR0911 - the operator reference's cases, one by one
     operator: str, key: str, policy_values: Sequence[str], context: Mapping[str, Sequence[str]]
 ) -> bool:
     """One key of one condition operator, as the condition-operator reference defines it
@@ -316,8 +319,8 @@ def condition_holds(
     return any(value_passes(v) for v in values)
 
 
-def _compare(operator: str, value: str, expected: str) -> bool:
-    match operator:
+def _compare(name: str, value: str, expected: str) -> bool:  # noqa: PLR0911
+    match name:
         case "StringEquals":
             return value == expected
         case "StringEqualsIgnoreCase":
@@ -339,7 +342,7 @@ def _compare(operator: str, value: str, expected: str) -> bool:
             | "NumericGreaterThan"
             | "NumericGreaterThanEquals"
         ):
-            return _ordered(operator.removeprefix("Numeric"), _number(value), _number(expected))
+            return _ordered(name.removeprefix("Numeric"), _number(value), _number(expected))
         case (
             "DateEquals"
             | "DateLessThan"
@@ -347,25 +350,23 @@ def _compare(operator: str, value: str, expected: str) -> bool:
             | "DateGreaterThan"
             | "DateGreaterThanEquals"
         ):
-            return _ordered(operator.removeprefix("Date"), _date(value), _date(expected))
-    raise PolicyError(f"unsupported condition operator {operator}")
+            return _ordered(name.removeprefix("Date"), _date(value), _date(expected))
+    raise PolicyError(f"unsupported condition operator {name}")
+
+
+_RELATIONS: dict[str, Callable[[float, float], bool]] = {
+    "Equals": op.eq,
+    "LessThan": op.lt,
+    "LessThanEquals": op.le,
+    "GreaterThan": op.gt,
+    "GreaterThanEquals": op.ge,
+}
 
 
 def _ordered(relation: str, left: float | None, right: float | None) -> bool:
     if left is None or right is None:
         return False
-    match relation:
-        case "Equals":
-            return left == right
-        case "LessThan":
-            return left < right
-        case "LessThanEquals":
-            return left <= right
-        case "GreaterThan":
-            return left > right
-        case "GreaterThanEquals":
-            return left >= right
-    return False
+    return _RELATIONS[relation](left, right)
 
 
 def _number(text: str) -> float | None:
