@@ -354,7 +354,7 @@ def test_convert_without_put_on_stage_fails_with_access_denied_and_one_alert(
         aws_client("sqs").delete_queue(QueueUrl=queue_url)
 
     assert outcome.status == "FAILED"
-    assert outcome.failed_step == "Convert"
+    assert outcome.failed_step == "ConvertFile"  # the Map's task
     assert "AccessDenied" in (outcome.cause or "")
     assert f"assumed-role/{role_name}/" in (outcome.cause or "")
     assert "s3:PutObject" in (outcome.cause or "")
