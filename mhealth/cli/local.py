@@ -123,4 +123,3 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     report.add_argument("--file", help="the journal (default: <state dir>/iam-decisions.jsonl)")
     report.add_argument("--json", action="store_true", help="machine-readable output")
     report.set_defaults(func=_run(_iam_report))
-

@@ -19,10 +19,10 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from mhealth.deployment import load_deployment
-from mhealth.execution import follow_execution, start_execution
 from mhealth.local.config import LocalConfig
-from mhealth.local.stage import deploy, publish_sample
+from mhealth.local.deploy import deploy, publish_sample
+from mhealth.ops.deployment import load_deployment
+from mhealth.ops.execution import follow_execution, start_execution
 
 AwsClient = Callable[[str], Any]
 UniqueName = Callable[[str], str]

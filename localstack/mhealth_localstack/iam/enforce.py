@@ -31,8 +31,6 @@ from typing import Any
 from urllib.parse import unquote
 
 from localstack.aws.api import CommonServiceException, RequestContext
-from localstack.aws.chain import HandlerChain
-from localstack.http import Response
 from localstack.runtime import hooks
 
 from mhealth_localstack.iam import actions, policy, sigv4
@@ -141,8 +139,9 @@ def role_policies(account_id: str, role_name: str) -> list[tuple[str, str]] | No
         if managed is None:
             continue
         version = managed.versions.get(managed.policy.get("DefaultVersionId") or "v1")
-        if version and version.get("Document"):
-            documents.append((name, unquote(version["Document"])))
+        document_text = version.get("Document") if version else None
+        if document_text:
+            documents.append((name, unquote(document_text)))
     return documents
 
 
@@ -316,7 +315,7 @@ class IamEnforcer:
 
     # ---------------------------------------------------------------- request
     @staticmethod
-    def keep_signed_body(chain: HandlerChain, context: RequestContext, response: Response) -> None:
+    def keep_signed_body(chain: Any, context: RequestContext, response: Any) -> None:
         """Reads and caches the body of a SigV4 request that does not carry its hash (every
         service but S3) before LocalStack's parser sees it: the parser consumes a form body,
         and hands a blob payload (Lambda's Invoke) to the service as the raw stream, while the
@@ -327,12 +326,14 @@ class IamEnforcer:
         ) and not request.headers.get("X-Amz-Content-Sha256"):
             request.get_data(cache=True, parse_form_data=False)
 
-    def on_request(self, chain: HandlerChain, context: RequestContext, response: Response) -> None:
+    def on_request(self, chain: Any, context: RequestContext, response: Any) -> None:
         if self.mode == "off" or context.service is None or context.operation is None:
             return
         request = context.request
         signed = sigv4.parse_signature(
-            request.headers.get("Authorization"), request.args, request.headers
+            request.headers.get("Authorization"),
+            request.args,
+            request.headers.get("X-Amz-Date") or request.headers.get("Date") or "",
         )
         if signed is None:
             return
@@ -480,7 +481,7 @@ class IamEnforcer:
             )
 
     # ---------------------------------------------------------------- response
-    def on_response(self, chain: HandlerChain, context: RequestContext, response: Response) -> None:
+    def on_response(self, chain: Any, context: RequestContext, response: Any) -> None:
         message = self._unlisted.pop(context, None)
         if message is None or response.status_code != 404:
             return
@@ -511,7 +512,7 @@ def _secret_arn(secret: str, target: actions.Target) -> str | None:
         return None
 
 
-@hooks.on_infra_start()
+@hooks.on_infra_start()  # type: ignore[untyped-decorator]  # LocalStack leaves it untyped
 def mhealth_iam_enforcement() -> None:
     """Adds the IAM handlers to LocalStack's gateway (entry point in pyproject.toml)."""
     from localstack.aws.handlers import (

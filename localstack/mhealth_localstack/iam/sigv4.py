@@ -35,9 +35,10 @@ class SignedRequest:
 
 
 def parse_signature(
-    authorization: str | None, query: Mapping[str, str], headers: Mapping[str, str]
+    authorization: str | None, query: Mapping[str, str], amz_date: str
 ) -> SignedRequest | None:
-    """The signature of a request (header or presigned form); None when it is not SigV4."""
+    """The signature of a request (header or presigned form); None when it is not SigV4.
+    ``amz_date`` is the request's ``X-Amz-Date`` (or ``Date``) header."""
     if authorization:
         match = _AUTH.match(authorization.strip())
         if not match:
@@ -48,7 +49,7 @@ def parse_signature(
             scope,
             tuple(match["signed"].lower().split(";")),
             match["signature"].lower(),
-            headers.get("x-amz-date") or headers.get("date") or "",
+            amz_date,
             presigned=False,
         )
     if query.get("X-Amz-Algorithm") == ALGORITHM and query.get("X-Amz-Credential"):
