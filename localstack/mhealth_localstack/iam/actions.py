@@ -18,6 +18,7 @@ list/describe/create operations without resource-level permissions use.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -33,13 +34,13 @@ UNAUTHORIZED_OPERATIONS = {("sts", "GetCallerIdentity")}
 SecretArnResolver = Callable[[str], str | None]
 
 
+@dataclass(frozen=True)
 class Target:
-    """Where the request happens: partition, region and account of the caller's request."""
+    """Where the request happens: region, account and partition of the caller's request."""
 
-    def __init__(self, region: str, account_id: str, partition: str = "aws") -> None:
-        self.region = region
-        self.account_id = account_id
-        self.partition = partition
+    region: str
+    account_id: str
+    partition: str = "aws"
 
     def arn(self, service: str, resource: str, *, region: bool = True, account: bool = True) -> str:
         return (
@@ -331,13 +332,9 @@ def _sqs(
     name = params.get("QueueName")
     if url:
         path = urlsplit(str(url)).path.strip("/").split("/")
-        if len(path) >= 2:
-            return [
-                Check(
-                    action,
-                    target.arn("sqs", path[-1]).replace(f":{target.account_id}:", f":{path[-2]}:"),
-                )
-            ]
+        if len(path) >= 2:  # .../<account>/<queue name>
+            owner = Target(target.region, path[-2], target.partition)
+            return [Check(action, owner.arn("sqs", path[-1]))]
     if name:
         return [Check(action, target.arn("sqs", str(name)))]
     return [Check(action, "*")]
@@ -389,7 +386,6 @@ def _states(
 _LAMBDA_ACTIONS = {
     "Invoke": "lambda:InvokeFunction",
     "InvokeWithResponseStream": "lambda:InvokeFunction",
-    "GetFunctionConfiguration": "lambda:GetFunctionConfiguration",
 }
 
 
