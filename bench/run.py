@@ -31,17 +31,22 @@ SECTIONS: Final[dict[str, tuple[str, ...]]] = {
     "convert": ("bench.convert_bench",),
     "glue": ("bench.glue_bench",),
     "chain": ("bench.athena_chain_bench",),
+    "iam": ("bench.iam_bench",),
 }
 #: Which stored section files each section produces.
 SECTION_OUTPUTS: Final[dict[str, tuple[str, ...]]] = {
     "convert": ("convert",),
     "glue": ("glue",),
     "chain": ("chain", "athena"),
+    "iam": ("iam",),
 }
 #: The targets of the scale benchmark issue: like-for-like floors, the chain on 2 cores.
 CHAIN_TARGET_S: Final = 20.0
 CONVERT_FLOOR_TARGET: Final = 1.05
 GLUE_FLOOR_TARGET: Final = 1.25
+#: IAM on the local stage: a request evaluated costs at most this much more than one that is
+#: not. The whole run's overhead is bounded by it (requests are only part of a run's time).
+IAM_OVERHEAD_TARGET: Final = 1.10
 
 
 @dataclass(frozen=True)
@@ -157,6 +162,20 @@ def evaluate_targets(results: dict[str, Any]) -> list[Target]:
                 "full-size local chain after deploy", f"≤ {CHAIN_TARGET_S:.0f} s", "not run", None
             )
         )
+    iam = results.get("iam")
+    if iam:
+        iam_ratio = iam["ratio_enforced_to_plain"]
+        targets.append(
+            Target(
+                "IAM enforcement per request (bounds the whole run)",
+                f"≤ {IAM_OVERHEAD_TARGET:.2f}× the same request unevaluated",
+                f"{iam_ratio:.2f}× ({iam['ms_per_request_plain']:.1f} → "
+                f"{iam['ms_per_request_enforced']:.1f} ms)",
+                iam_ratio <= IAM_OVERHEAD_TARGET,
+            )
+        )
+    else:
+        targets.append(Target("IAM enforcement per request", "≤ 1.10×", "not run", None))
     return targets
 
 
@@ -179,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         "convert": ["--repeats", "2", "--probes", "1"] if args.quick else [],
         "glue": ["--repeats", "1"] if args.quick else [],
         "chain": ["--query-repeats", "3"] if args.quick else [],
+        "iam": ["--repeats", "5"] if args.quick else [],
     }
 
     results: dict[str, Any] = {"machine": machine(), "command": "make bench"}

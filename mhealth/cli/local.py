@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
-from mhealth.local import runtime
+from mhealth.local import iam_report, runtime
 from mhealth.local.config import PIPELINE_SERVICES, LocalConfig
 
 
@@ -60,6 +61,21 @@ def _status(args: argparse.Namespace) -> int:
     return 0 if up and current.processes else 1
 
 
+def _iam_report(args: argparse.Namespace) -> int:
+    config = LocalConfig.from_environment()
+    path = Path(args.file) if args.file else config.iam_decisions_path
+    try:
+        roles = iam_report.load_journal(path)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"mhealth local iam-report: {error}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(iam_report.report_as_json(roles), indent=2))
+    else:
+        print(iam_report.format_report(roles), end="")
+    return 0
+
+
 def _run(handler: Any) -> Any:
     def run(args: argparse.Namespace) -> int:
         try:
@@ -73,7 +89,8 @@ def _run(handler: Any) -> Any:
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    """Add ``mhealth local up|down|status`` (the registration hook mhealth.cli.main calls)."""
+    """Add ``mhealth local up|down|status|iam-report`` (the registration hook mhealth.cli.main
+    calls)."""
     parser = subparsers.add_parser(
         "local",
         help="start, stop or inspect the local AWS (LocalStack + Kaggle stand-in)",
@@ -96,3 +113,13 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     status = commands.add_parser("status", help="endpoints, PIDs, service health, log paths")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(func=_run(_status))
+    report = commands.add_parser(
+        "iam-report",
+        help="per role: the actions used and the policy statements never used",
+        description="Reads the IAM journal the local AWS writes (MHEALTH_IAM=enforce or log) "
+        "and prints, per role, each action its requests used (allowed / denied) and the "
+        "statements of its policies that no request needed.",
+    )
+    report.add_argument("--file", help="the journal (default: <state dir>/iam-decisions.jsonl)")
+    report.add_argument("--json", action="store_true", help="machine-readable output")
+    report.set_defaults(func=_run(_iam_report))

@@ -162,11 +162,14 @@ def upload_raw_logs(
         digests = {member.member_name: _sha256(archive, member) for member in members}
         objects: list[RawObject] = []
         created: list[str] = []
+        present = _existing_sizes(s3, bucket, prefixes.raw)
         try:
             for member in members:
                 key = raw_key(member.log_name, prefixes)
                 digest = digests[member.member_name]
-                existing = _existing_digest(s3, bucket, key, member.size)
+                existing = (
+                    _existing_digest(s3, bucket, key, member.size) if key in present else None
+                )
                 if existing == digest:
                     objects.append(RawObject(key, member.size, digest, uploaded=False))
                     continue
@@ -205,9 +208,21 @@ def _sha256(archive: zipfile.ZipFile, member: LogMember) -> str:
     return digest.hexdigest()
 
 
+def _existing_sizes(s3: S3Client, bucket: str, prefix: str) -> dict[str, int]:
+    """Size of every object under ``prefix``. Listed first so that only existing keys are
+    HEADed: a HEAD on a missing key is a 404 only for a caller allowed ``s3:ListBucket`` on the
+    whole bucket, and a 403 for this role, whose listing is limited to ``raw/`` by ``s3:prefix``
+    (https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html, "Permissions")."""
+    sizes: dict[str, int] = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            sizes[item["Key"]] = item["Size"]
+    return sizes
+
+
 def _existing_digest(s3: S3Client, bucket: str, key: str, size: int) -> str | None:
     """The recorded SHA-256 of the object at ``key``; ``""`` if it differs in size or has none;
-    ``None`` if there is no object."""
+    ``None`` if there is no object (it went between the listing and this HEAD)."""
     try:
         head = s3.head_object(Bucket=bucket, Key=key)
     except ClientError as error:

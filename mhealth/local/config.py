@@ -59,6 +59,18 @@ def _port(environ: Mapping[str, str], name: str, default: int) -> int:
 _WILDCARD_TO_LOOPBACK: Final = {"0.0.0.0": "127.0.0.1", "::": "::1"}
 
 
+#: ``MHEALTH_IAM`` values: requests signed with a role's credentials are refused where AWS
+#: would refuse them (enforce), only recorded (log), or not evaluated (off).
+IAM_MODES = ("enforce", "log", "off")
+
+
+def _iam_mode(environ: Mapping[str, str]) -> str:
+    mode = environ.get("MHEALTH_IAM", "").strip().lower() or "enforce"
+    if mode not in IAM_MODES:
+        raise ValueError(f"MHEALTH_IAM must be one of {', '.join(IAM_MODES)}, not {mode!r}")
+    return mode
+
+
 def url_host(host: str) -> str:
     """``host`` as it stands in a URL: an IPv6 address in brackets."""
     return f"[{host}]" if ":" in host else host
@@ -81,6 +93,8 @@ class LocalConfig:
     standin_username: str
     standin_key: str
     kaggle_datasets_dir: Path
+    #: IAM on the local stage (``MHEALTH_IAM``): enforce | log | off.
+    iam_mode: str = "enforce"
 
     @classmethod
     def from_environment(
@@ -113,6 +127,7 @@ class LocalConfig:
             standin_username=stage["kaggleUsername"],
             standin_key=stage["kaggleKey"],
             kaggle_datasets_dir=state_dir / "kaggle-datasets",
+            iam_mode=_iam_mode(env),
         )
 
     @property
@@ -172,6 +187,11 @@ class LocalConfig:
     def record_path(self) -> Path:
         """The JSON record of the processes ``mhealth local up`` started."""
         return self.state_dir / "local-aws.json"
+
+    @property
+    def iam_decisions_path(self) -> Path:
+        """Every IAM decision of the running local AWS, one JSON object a line."""
+        return self.state_dir / "iam-decisions.jsonl"
 
     @property
     def localstack_log(self) -> Path:

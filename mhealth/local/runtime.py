@@ -327,6 +327,8 @@ def localstack_environment(config: LocalConfig, base: Mapping[str, str]) -> dict
             "MHEALTH_LAMBDA_PYTHON": project_python,
             "MHEALTH_GLUE_PYTHON": str(config.glue_python),
             "MHEALTH_STATE_DIR": str(config.state_dir),
+            # IAM on the local stage: enforce | log | off (README, "IAM on the local stage").
+            "MHEALTH_IAM": config.iam_mode,
             # Host mode even when this machine is itself a container (LocalStack would then
             # use /var/lib/localstack and /etc/localstack, shared by every instance): its
             # files (tmp, cache, init hooks) go under the state dir.

@@ -19,6 +19,7 @@ from mhealth_localstack.gateway import access_key_for, edge_url
 from mhealth_localstack.glue import launch
 from mhealth_localstack.glue.runs import JobRun, LaunchSpec, RunExecutor
 from mhealth_localstack.glue.settings import DEFAULT_TIMEOUT_MINUTES, GlueSettings
+from mhealth_localstack.iam.sessions import RoleSession, assume_role, iam_mode
 
 LOG = logging.getLogger(__name__)
 
@@ -173,6 +174,9 @@ class GlueProvider(ServiceLifecycleHook):
         )
 
         clients = self._clients(context)
+        role = _job_role_credentials(
+            context, job.role, int(request.get("Timeout") or job.timeout or DEFAULT_TIMEOUT_MINUTES)
+        )
         with self._lock:
             job_runs = self._runs.setdefault(key, {})
             previous_id = request.get("JobRunId")
@@ -213,12 +217,17 @@ class GlueProvider(ServiceLifecycleHook):
                     job_id=launch.job_id_for(context.account_id, context.region, job_name),
                     arguments=merged,
                     endpoint_url=edge_url(),
-                    access_key_id=access_key_for(context.account_id),
+                    access_key_id=role.access_key_id
+                    if role
+                    else access_key_for(context.account_id),
+                    secret_access_key=role.secret_access_key if role else "test",
+                    session_token=role.session_token if role else None,
                     driver_memory=self._settings.driver_memory,
                     passthrough_env=self._settings.passthrough_env,
                 ),
                 run_dir=self._run_dir(run.id),
-                s3=clients.s3,
+                # Glue fetches the script and --extra-py-files as the job's role.
+                s3=role.clients(context.region).s3 if role else clients.s3,
                 logs=clients.logs,
             )
             self._executors[run.id] = executor
@@ -298,6 +307,28 @@ class GlueProvider(ServiceLifecycleHook):
         return connect_to(
             aws_access_key_id=access_key_for(context.account_id), region_name=context.region
         )
+
+
+def _job_role_credentials(
+    context: RequestContext, role: str | None, timeout_minutes: int
+) -> RoleSession | None:
+    """The job role's temporary credentials for one run (None with ``MHEALTH_IAM=off``): the
+    job script, and Glue fetching it, act as that role, as on AWS."""
+    if iam_mode() == "off" or not role:
+        return None
+    role_arn = (
+        role
+        if role.startswith("arn:")
+        else (f"arn:{context.partition}:iam::{context.account_id}:role/{role}")
+    )
+    # The run's lifetime plus a margin, within STS's 15 min .. 12 h.
+    return assume_role(
+        role_arn,
+        session_name="GlueJobRunnerSession",
+        service_principal="glue",
+        region=context.region,
+        duration_seconds=timeout_minutes * 60 + 900,
+    )
 
 
 def _stop_error(job_name: str, run_id: str, code: str, message: str) -> dict[str, Any]:

@@ -146,6 +146,9 @@ class LaunchSpec:
     access_key_id: str
     driver_memory: str
     passthrough_env: Mapping[str, str]
+    #: With the access key: the job role's temporary credentials, or the local "test" secret.
+    secret_access_key: str = "test"
+    session_token: str | None = None
 
 
 class RunExecutor:
@@ -341,7 +344,7 @@ class RunExecutor:
             {
                 "AWS_ENDPOINT_URL": spec.endpoint_url,
                 "AWS_ACCESS_KEY_ID": spec.access_key_id,
-                "AWS_SECRET_ACCESS_KEY": "test",
+                "AWS_SECRET_ACCESS_KEY": spec.secret_access_key,
                 "AWS_DEFAULT_REGION": self.run.region,
                 "AWS_REGION": self.run.region,
                 "PYTHONPATH": os.pathsep.join(dict.fromkeys(python_path)),
@@ -359,6 +362,9 @@ class RunExecutor:
                 "TMPDIR": tmp,
             }
         )
+        env.pop("AWS_SESSION_TOKEN", None)
+        if spec.session_token:
+            env["AWS_SESSION_TOKEN"] = spec.session_token
         return env
 
 

@@ -59,7 +59,10 @@ CONTAINER_TMP = "/tmp"
 STOP_GRACE_SECONDS = 3.0
 #: Host variables a function process inherits; everything else comes from LocalStack's env.
 INHERITED_VARIABLES = ("PATH", "LANG", "LC_ALL", "JAVA_HOME", "SSL_CERT_FILE", "SSL_CERT_DIR")
+#: The plain local credentials, used only with ``MHEALTH_IAM=off``; otherwise a function acts
+#: as its role with the temporary credentials LocalStack's Lambda service assumed for it.
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+ROLE_CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 
 
 class HostProcessRuntimeExecutorPlugin(RuntimeExecutorPlugin):
@@ -167,13 +170,15 @@ def host_environment(
     runtime_dir: str,
     endpoint_url: str,
     inherited: Mapping[str, str],
+    role_credentials: bool = True,
 ) -> dict[str, str]:
     """The environment of a function process: LocalStack's container env with host paths.
 
     ``/var/task`` and ``/tmp`` (also inside the function's own variables, e.g. a scratch dir
     ``/tmp/work``) become the code folder and the environment's private tmp folder; TMPDIR
     points there too, so ``tempfile`` writes there. boto3 reaches LocalStack through
-    AWS_ENDPOINT_URL with the local credentials test/test.
+    AWS_ENDPOINT_URL, signing as the function's role (the temporary credentials in
+    ``env_vars``, as on AWS) or, with ``role_credentials=False``, with test/test.
     """
     environment = {name: inherited[name] for name in INHERITED_VARIABLES if name in inherited}
     environment.setdefault("LANG", "C.UTF-8")
@@ -187,10 +192,11 @@ def host_environment(
             "TMP": tmp_dir,
             "TEMP": tmp_dir,
             "HOME": home_dir,
-            **LOCAL_CREDENTIALS,
         }
     )
-    environment.pop("AWS_SESSION_TOKEN", None)
+    if not role_credentials or not all(environment.get(n) for n in ROLE_CREDENTIAL_VARIABLES):
+        environment.update(LOCAL_CREDENTIALS)
+        environment.pop("AWS_SESSION_TOKEN", None)
     environment.setdefault("AWS_ENDPOINT_URL", endpoint_url)
     return environment
 
@@ -271,6 +277,7 @@ class HostProcessRuntimeExecutor(RuntimeExecutor):
             runtime_dir=str(RUNTIME_SCRIPT.parent),
             endpoint_url=gateway.edge_url(),
             inherited=os.environ,
+            role_credentials=os.environ.get("MHEALTH_IAM", "enforce").strip().lower() != "off",
         )
         command = [
             python,
