@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import re
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Self, TypeVar
 
+from mhealth.core.kaggle_ref import split_dataset_ref
+
 #: The Kaggle copy of MHEALTH (UCI dataset 319, Banos et al. 2014) with the raw ``.log`` files.
 DEFAULT_KAGGLE_DATASET: Final = "nirmalsankalana/mhealth-dataset-data-set"
-
-_DATASET_REF: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 # A TypeVar, not PEP 695 syntax: the whole package ships to Glue 5.0, which runs Python 3.11.
 N = TypeVar("N", int, float)
@@ -99,7 +98,9 @@ class DownloadSettings:
         bucket = reader.required("DATA_BUCKET")
         secret_name = reader.required("KAGGLE_SECRET_NAME")
         dataset = reader.optional("KAGGLE_DATASET") or DEFAULT_KAGGLE_DATASET
-        if not _DATASET_REF.match(dataset):
+        try:
+            split_dataset_ref(dataset)
+        except ValueError:
             reader.invalid.append(f"KAGGLE_DATASET={dataset!r} is not of the form owner/slug")
         version_text = reader.optional("KAGGLE_DATASET_VERSION")
         version = reader.number("KAGGLE_DATASET_VERSION", int, 0, 1) if version_text else None

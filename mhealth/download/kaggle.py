@@ -35,6 +35,8 @@ from typing import Any, Final
 import requests
 from requests.adapters import HTTPAdapter
 
+from mhealth.core.kaggle_ref import split_dataset_ref
+
 logger = logging.getLogger(__name__)
 
 #: Seconds allowed to open a connection; the read timeout is the request timeout.
@@ -139,7 +141,7 @@ def download_dataset_zip(
     """
     budget = budget or TimeBudget()
     retry = retry or RetryPolicy()
-    owner, slug = _split_dataset(dataset)
+    owner, slug = split_dataset_ref(dataset)
     api = _new_api(config_dir, api_base_url, budget)
     _authenticate(api, credentials)
     reference = f"{owner}/{slug}" if version is None else f"{owner}/{slug}/{version}"
@@ -188,13 +190,6 @@ def download_dataset_zip(
         )
         return zip_path
     raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
-
-
-def _split_dataset(dataset: str) -> tuple[str, str]:
-    parts = dataset.split("/")
-    if len(parts) != 2 or not all(parts):
-        raise ValueError(f"{dataset!r} is not a Kaggle dataset reference of the form owner/slug")
-    return parts[0], parts[1]
 
 
 def _classify(

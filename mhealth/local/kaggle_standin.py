@@ -31,7 +31,6 @@ import io
 import json
 import logging
 import os
-import re
 import shutil
 import sys
 import threading
@@ -46,10 +45,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO, Final, Self
 
+from mhealth.core.kaggle_ref import is_part, split_dataset_ref
+
 DOWNLOAD_PATH: Final = "/v1/datasets.DatasetApiService/DownloadDataset"
 HEALTH_PATH: Final = "/health"
 
-_SLUG: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _MAX_BODY_BYTES: Final = 64 * 1024
 _COPY_CHUNK_BYTES: Final = 1024 * 1024
 
@@ -113,7 +113,7 @@ class KaggleStandin:
 
     def serve_bytes(self, dataset: str, data: bytes) -> None:
         """Serve ``data`` as the zip of ``owner/slug`` (takes precedence over ``datasets_dir``)."""
-        owner, slug = _split_dataset(dataset)
+        owner, slug = split_dataset_ref(dataset)
         with self._lock:
             self._in_memory[(owner, slug)] = _Dataset(data, time.time())
 
@@ -222,7 +222,7 @@ class _Server(ThreadingHTTPServer):
 
 def dataset_path(datasets_dir: Path, dataset: str) -> Path:
     """Where the stand-in looks for ``owner/slug``: ``<datasets_dir>/<owner>/<slug>.zip``."""
-    owner, slug = _split_dataset(dataset)
+    owner, slug = split_dataset_ref(dataset)
     return datasets_dir / owner / f"{slug}.zip"
 
 
@@ -235,13 +235,6 @@ def publish_dataset(datasets_dir: Path, dataset: str, zip_path: Path) -> Path:
     shutil.copyfile(zip_path, partial)
     partial.replace(target)
     return target
-
-
-def _split_dataset(dataset: str) -> tuple[str, str]:
-    owner, _, slug = dataset.partition("/")
-    if not (_SLUG.match(owner) and _SLUG.match(slug)):
-        raise ValueError(f"{dataset!r} is not of the form owner/dataset-slug")
-    return owner, slug
 
 
 def _basic_credentials(header: str | None) -> tuple[str, str] | None:
@@ -305,9 +298,7 @@ def _handler_class(standin: KaggleStandin) -> type[BaseHTTPRequestHandler]:
                 answer(HTTPStatus.BAD_REQUEST)
                 self._send_error(HTTPStatus.BAD_REQUEST, "expected ownerSlug and datasetSlug")
                 return
-            dataset = (
-                standin._find(owner, slug) if _SLUG.match(owner) and _SLUG.match(slug) else None
-            )
+            dataset = standin._find(owner, slug) if is_part(owner) and is_part(slug) else None
             if dataset is None:
                 answer(HTTPStatus.NOT_FOUND)
                 self._send_error(HTTPStatus.NOT_FOUND, f"Dataset {owner}/{slug} not found")
