@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from localstack.constants import DEFAULT_AWS_ACCOUNT_ID
-
 from localstack import config
 
 
@@ -25,9 +23,3 @@ def edge_host() -> str:
 def edge_url() -> str:
     """The gateway as an ``http://`` URL (boto3's ``endpoint_url``, ``AWS_ENDPOINT_URL``)."""
     return f"http://{edge_host()}"
-
-
-def access_key_for(account_id: str) -> str:
-    """An access key id that LocalStack maps to ``account_id``: a 12-digit key id means that
-    account; ``test`` means the default one."""
-    return "test" if account_id == DEFAULT_AWS_ACCOUNT_ID else account_id

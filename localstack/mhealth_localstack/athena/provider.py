@@ -31,7 +31,12 @@ from mhealth_localstack.athena.statements import (
     statement_type,
     substatement_type,
 )
-from mhealth_localstack.gateway import access_key_for, edge_host
+from mhealth_localstack.credentials import (
+    LOCAL_SECRET_ACCESS_KEY,
+    access_key_for,
+    local_credentials,
+)
+from mhealth_localstack.gateway import edge_host
 
 LOG = logging.getLogger(__name__)
 
@@ -70,7 +75,7 @@ def _catalog_error(error: data_catalog.CatalogError) -> CommonServiceException:
 def _s3_filesystem(account_id: str, region: str) -> pafs.FileSystem:
     return pafs.S3FileSystem(
         access_key=access_key_for(account_id),
-        secret_key="test",
+        secret_key=LOCAL_SECRET_ACCESS_KEY,
         region=region,
         endpoint_override=edge_host(),
         scheme="http",
@@ -453,8 +458,7 @@ class AthenaProvider(ServiceLifecycleHook):
     def _glue(self, context: RequestContext) -> Any:
         return connect_to(
             region_name=context.region,
-            aws_access_key_id=access_key_for(context.account_id),
-            aws_secret_access_key="test",
+            **local_credentials(context.account_id),
         ).glue
 
     @staticmethod
@@ -474,9 +478,8 @@ class AthenaProvider(ServiceLifecycleHook):
     # -- execution (worker thread) ---------------------------------------------------------
 
     def _execute(self, execution: QueryExecution) -> None:
-        access_key = access_key_for(execution.account_id)
         glue = connect_to(
-            region_name=execution.region, aws_access_key_id=access_key, aws_secret_access_key="test"
+            region_name=execution.region, **local_credentials(execution.account_id)
         ).glue
         fs_cache: list[pafs.FileSystem] = []
 

@@ -15,7 +15,8 @@ from localstack.aws.spec import load_service
 from localstack.services.moto import call_moto
 from localstack.services.plugins import ServiceLifecycleHook
 
-from mhealth_localstack.gateway import access_key_for, edge_url
+from mhealth_localstack.credentials import LOCAL_SECRET_ACCESS_KEY, access_key_for
+from mhealth_localstack.gateway import edge_url
 from mhealth_localstack.glue import launch
 from mhealth_localstack.glue.runs import JobRun, LaunchSpec, RunExecutor
 from mhealth_localstack.glue.settings import DEFAULT_TIMEOUT_MINUTES, GlueSettings
@@ -220,7 +221,7 @@ class GlueProvider(ServiceLifecycleHook):
                     access_key_id=role.access_key_id
                     if role
                     else access_key_for(context.account_id),
-                    secret_access_key=role.secret_access_key if role else "test",
+                    secret_access_key=role.secret_access_key if role else LOCAL_SECRET_ACCESS_KEY,
                     session_token=role.session_token if role else None,
                     driver_memory=self._settings.driver_memory,
                     passthrough_env=self._settings.passthrough_env,

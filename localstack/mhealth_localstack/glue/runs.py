@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
 import os
@@ -17,6 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
+from mhealth_localstack import processes
+from mhealth_localstack.credentials import LOCAL_SECRET_ACCESS_KEY
 from mhealth_localstack.glue import launch
 from mhealth_localstack.glue.settings import SHIM_DIR
 
@@ -146,8 +147,8 @@ class LaunchSpec:
     access_key_id: str
     driver_memory: str
     passthrough_env: Mapping[str, str]
-    #: With the access key: the job role's temporary credentials, or the local "test" secret.
-    secret_access_key: str = "test"
+    #: With the access key: the job role's temporary credentials, or the local secret.
+    secret_access_key: str = LOCAL_SECRET_ACCESS_KEY
     session_token: str | None = None
 
 
@@ -190,7 +191,7 @@ class RunExecutor:
         with self._process_lock:
             process = self._process
         if process is not None:
-            _signal_process_group(process, signal.SIGTERM)
+            processes.signal_group(process, signal.SIGTERM)
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -279,7 +280,7 @@ class RunExecutor:
             )
             timed_out = self._wait(process, shipper)
         # Whatever the script left behind in its group (a lingering JVM) goes with it.
-        _kill_process_group(process, grace_seconds=0)
+        processes.stop_group(process, grace_seconds=0)
         shipper.ship(final=True)
 
         exit_code = process.returncode
@@ -305,13 +306,13 @@ class RunExecutor:
             now = time.monotonic()
             if now >= deadline:
                 LOG.warning("Glue job run %s timed out, killing it", self.run.id)
-                _kill_process_group(process, grace_seconds=_STOP_GRACE_SECONDS)
+                processes.stop_group(process, grace_seconds=_STOP_GRACE_SECONDS)
                 return True
             if (
                 self._stop_requested.is_set()
                 and now - self._stop_requested_at > _STOP_GRACE_SECONDS
             ):
-                _signal_process_group(process, signal.SIGKILL)
+                processes.signal_group(process, signal.SIGKILL)
             try:
                 process.wait(timeout=min(_POLL_SECONDS, deadline - now))
                 return False
@@ -488,20 +489,3 @@ def _batches(events: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
         batches[-1].append(event)
         size += event_size
     return batches
-
-
-def _signal_process_group(process: subprocess.Popen[bytes], signum: signal.Signals) -> None:
-    # start_new_session=True made the script the leader of its own process group.
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signum)
-
-
-def _kill_process_group(process: subprocess.Popen[bytes], *, grace_seconds: float) -> None:
-    """SIGTERM the run's process group, SIGKILL whatever is left after the grace period."""
-    if grace_seconds > 0:
-        _signal_process_group(process, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=grace_seconds)
-    _signal_process_group(process, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=5)

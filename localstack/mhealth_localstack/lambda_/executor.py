@@ -17,13 +17,11 @@ Nothing is downloaded: the Docker executor fetches the Go init binary in ``prepa
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import logging
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import threading
@@ -45,7 +43,8 @@ from localstack.services.lambda_.invocation.runtime_executor import (
 from werkzeug import Request
 
 from localstack import config
-from mhealth_localstack import gateway
+from mhealth_localstack import gateway, processes
+from mhealth_localstack.credentials import local_environment
 from mhealth_localstack.lambda_ import sandbox as lambda_sandbox
 
 LOG = logging.getLogger(__name__)
@@ -61,7 +60,6 @@ STOP_GRACE_SECONDS = 3.0
 INHERITED_VARIABLES = ("PATH", "LANG", "LC_ALL", "JAVA_HOME", "SSL_CERT_FILE", "SSL_CERT_DIR")
 #: The plain local credentials, used only with ``MHEALTH_IAM=off``; otherwise a function acts
 #: as its role with the temporary credentials LocalStack's Lambda service assumed for it.
-LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
 ROLE_CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 
 
@@ -170,6 +168,7 @@ def host_environment(
     runtime_dir: str,
     endpoint_url: str,
     inherited: Mapping[str, str],
+    account_id: str,
     role_credentials: bool = True,
 ) -> dict[str, str]:
     """The environment of a function process: LocalStack's container env with host paths.
@@ -178,7 +177,8 @@ def host_environment(
     ``/tmp/work``) become the code folder and the environment's private tmp folder; TMPDIR
     points there too, so ``tempfile`` writes there. boto3 reaches LocalStack through
     AWS_ENDPOINT_URL, signing as the function's role (the temporary credentials in
-    ``env_vars``, as on AWS) or, with ``role_credentials=False``, with test/test.
+    ``env_vars``, as on AWS) or, with ``role_credentials=False``, as the function's account
+    (``local_environment``).
     """
     environment = {name: inherited[name] for name in INHERITED_VARIABLES if name in inherited}
     environment.setdefault("LANG", "C.UTF-8")
@@ -195,7 +195,7 @@ def host_environment(
         }
     )
     if not role_credentials or not all(environment.get(n) for n in ROLE_CREDENTIAL_VARIABLES):
-        environment.update(LOCAL_CREDENTIALS)
+        environment.update(local_environment(account_id))
         environment.pop("AWS_SESSION_TOKEN", None)
     environment.setdefault("AWS_ENDPOINT_URL", endpoint_url)
     return environment
@@ -277,6 +277,7 @@ class HostProcessRuntimeExecutor(RuntimeExecutor):
             runtime_dir=str(RUNTIME_SCRIPT.parent),
             endpoint_url=gateway.edge_url(),
             inherited=os.environ,
+            account_id=self.function_version.id.account,
             role_credentials=os.environ.get("MHEALTH_IAM", "enforce").strip().lower() != "off",
         )
         command = [
@@ -340,16 +341,7 @@ class HostProcessRuntimeExecutor(RuntimeExecutor):
     def stop(self) -> None:
         self._stopping.set()
         if self.process is not None and self.process.poll() is None:
-            try:
-                os.killpg(self.process.pid, signal.SIGTERM)
-                self.process.wait(STOP_GRACE_SECONDS)
-            except ProcessLookupError:
-                pass
-            except subprocess.TimeoutExpired:
-                LOG.debug("Environment %s ignored SIGTERM; killing it", self.id)
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+            processes.stop_group(self.process, grace_seconds=STOP_GRACE_SECONDS)
         try:
             self.executor_endpoint.shutdown()
         except Exception as error:
