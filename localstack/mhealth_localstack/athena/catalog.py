@@ -13,6 +13,7 @@ import pyarrow.csv as pacsv
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
+from mhealth_localstack import s3uri
 from mhealth_localstack.athena.errors import QueryError
 
 HIVE_NULL_PARTITION: Final = "__HIVE_DEFAULT_PARTITION__"
@@ -276,10 +277,12 @@ def _partition_expression(keys: tuple[Column, ...], values: Mapping[str, str]) -
 
 def s3_path(uri: str) -> str:
     """``s3://bucket/key/`` as the ``bucket/key`` path pyarrow's S3 filesystem uses."""
-    match = re.match(r"^s3[an]?://(.+)$", uri)
-    if not match:
-        raise QueryError("HIVE_METASTORE_ERROR", f"Table location is not an S3 URI: '{uri}'")
-    return match.group(1).rstrip("/")
+    try:
+        return s3uri.path(uri)
+    except ValueError:
+        raise QueryError(
+            "HIVE_METASTORE_ERROR", f"Table location is not an S3 URI: '{uri}'"
+        ) from None
 
 
 def _is_data_file(info: pafs.FileInfo) -> bool:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import pyarrow.fs as pafs
 
+from mhealth_localstack import s3uri
 from mhealth_localstack.athena import catalog, ddl, glue_tables, statements
 from mhealth_localstack.athena.catalog import Column, GlueCatalog, TableSpec
 from mhealth_localstack.athena.errors import QueryError
@@ -87,7 +88,7 @@ class CatalogStatements:
                 "ALREADY_EXISTS",
                 f"Table '{self._catalog_name}.{database}.{st.name.table}' already exists",
             )
-        if not st.location.startswith(("s3://", "s3a://", "s3n://")):
+        if not s3uri.is_s3_uri(st.location):
             raise QueryError(
                 "INVALID_TABLE_PROPERTY",
                 f"LOCATION must be an S3 URI (s3://bucket/prefix/), got '{st.location}'",

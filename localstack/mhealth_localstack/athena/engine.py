@@ -16,6 +16,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.fs as pafs
 
+from mhealth_localstack import s3uri
 from mhealth_localstack.athena import (
     catalog,
     catalog_ddl,
@@ -320,7 +321,7 @@ class QueryRun:
 
     def _empty_location(self, location: str, table: str) -> str:
         """The ``bucket/prefix`` CTAS or UNLOAD may write to: it must exist and hold no data."""
-        if not location.startswith(("s3://", "s3a://", "s3n://")):
+        if not s3uri.is_s3_uri(location):
             raise QueryError(
                 "INVALID_TABLE_PROPERTY", f"External location must be an S3 URI: '{location}'"
             )

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import re
 import shlex
 from collections.abc import Mapping, Sequence
+
+from mhealth_localstack import s3uri
 
 # Glue adds these itself; a user argument of the same name must not shadow them.
 RESERVED_ARGUMENTS = frozenset({"--JOB_NAME", "--JOB_ID", "--JOB_RUN_ID"})
@@ -79,10 +80,7 @@ def split_s3_uri_list(value: str | None) -> list[str]:
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:
     """``s3://bucket/key`` as ``(bucket, key)``; anything else is a ValueError."""
-    match = re.fullmatch(r"s3a?://([^/]+)/(.+)", uri.strip())
-    if not match:
-        raise ValueError(f"Not an S3 object URI: {uri!r}")
-    return match.group(1), match.group(2)
+    return s3uri.bucket_and_key(uri)
 
 
 def spark_conf_pairs(conf_value: str | None) -> list[tuple[str, str]]:
