@@ -12,9 +12,11 @@ table through Athena's API, interleaved, median latency.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import time
+from collections.abc import Iterator
 from typing import Any, Final
 
 from bench.common import DATASET_SCALE, DATASET_SEED, write_section
@@ -113,9 +115,8 @@ def run(query_repeats: int) -> dict[str, Any]:
 
     from mhealth.local import runtime
     from mhealth.local.config import LocalConfig
-    from mhealth.local.deploy import deploy, publish_sample
-    from mhealth.ops.deployment import load_deployment
-    from mhealth.ops.execution import StepEvent, follow_execution, start_execution
+    from mhealth.local.pipeline import prepare
+    from mhealth.ops.execution import StepEvent
 
     config = LocalConfig.from_environment()
     phases: dict[str, float] = {}
@@ -124,29 +125,24 @@ def run(query_repeats: int) -> dict[str, Any]:
     up = runtime.up(config, report=_report)
     phases["local_up"] = time.perf_counter() - began
     try:
-        began = time.perf_counter()
-        dataset = publish_sample(config, scale=DATASET_SCALE, seed=DATASET_SEED)
-        phases["publish_sample"] = time.perf_counter() - began
-        _report(
-            f"dataset: {dataset.rows:,} rows ({'generated' if dataset.generated else 'reused'})"
+
+        @contextlib.contextmanager
+        def timed(phase: str) -> Iterator[None]:
+            began = time.perf_counter()
+            yield
+            phases[{"publish": "publish_sample"}.get(phase, phase)] = time.perf_counter() - began
+
+        pipeline = prepare(
+            config, scale=DATASET_SCALE, seed=DATASET_SEED, phase=timed, report=_report
         )
-
-        began = time.perf_counter()
-        deploy(config, report=_report)
-        phases["deploy"] = time.perf_counter() - began
-
-        clients = config.clients()
-        deployment = load_deployment(clients("cloudformation"), "local")
+        dataset, deployment, clients = pipeline.dataset, pipeline.deployment, config.clients()
 
         def show(event: StepEvent) -> None:
             if event.kind != "entered":
                 _report(f"{event.kind:8} {event.step} {event.detail}".rstrip())
 
         began = time.perf_counter()
-        execution_arn = start_execution(clients("stepfunctions"), deployment.state_machine_arn, {})
-        outcome = follow_execution(
-            clients("stepfunctions"), execution_arn, show, timeout_seconds=EXECUTION_TIMEOUT_S
-        )
+        outcome = pipeline.run(on_event=show, timeout_seconds=EXECUTION_TIMEOUT_S)
         phases["execution"] = time.perf_counter() - began
         if not outcome.succeeded:
             raise RuntimeError(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -37,9 +39,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _demo(args: argparse.Namespace) -> int:
     from mhealth.local import runtime
     from mhealth.local.config import LocalConfig
-    from mhealth.local.deploy import DeployError, deploy, publish_sample
-    from mhealth.ops.deployment import load_deployment
-    from mhealth.ops.execution import start_execution
+    from mhealth.local.deploy import DeployError
+    from mhealth.local.pipeline import prepare
     from mhealth.ops.progress import follow
     from mhealth.ops.query import QueryFailedError
 
@@ -56,27 +57,28 @@ def _demo(args: argparse.Namespace) -> int:
         print(f"mhealth demo: {error}", file=sys.stderr)
         return 1
 
-    heading(f"2/5 synthetic MHEALTH dataset (scale {args.scale:g}, seed {args.seed})")
-    dataset = publish_sample(config, scale=args.scale, seed=args.seed)
-    print(
-        f"{'generated' if dataset.generated else 'reusing'} {dataset.rows:,} rows in 10 subject "
-        f"files; the Kaggle stand-in serves {dataset.zip_path}"
-    )
+    @contextlib.contextmanager
+    def phase(name: str) -> Iterator[None]:
+        heading(
+            "3/5 deploy serverless.yml to the local stage"
+            if name == "deploy"
+            else f"2/5 synthetic MHEALTH dataset (scale {args.scale:g}, seed {args.seed})"
+        )
+        yield
 
-    clients = config.clients()
-    heading("3/5 deploy serverless.yml to the local stage")
+    try:
+        pipeline = prepare(
+            config, scale=args.scale, seed=args.seed, deploy_stack=not args.skip_deploy, phase=phase
+        )
+    except DeployError as error:
+        print(f"mhealth demo: {error}", file=sys.stderr)
+        return 1
     if args.skip_deploy:
-        print("skipped (--skip-deploy)")
-    else:
-        try:
-            deploy(config)
-        except DeployError as error:
-            print(f"mhealth demo: {error}", file=sys.stderr)
-            return 1
-    deployment = load_deployment(clients("cloudformation"), "local")
+        print("(deploy skipped: --skip-deploy)")
+    dataset, deployment, clients = pipeline.dataset, pipeline.deployment, config.clients()
 
     heading("4/5 run the pipeline: Download → Convert (per file) → Glue job")
-    execution_arn = start_execution(clients("stepfunctions"), deployment.state_machine_arn, {})
+    execution_arn = pipeline.start()
     print(f"execution {execution_arn.rsplit(':', 1)[-1]}")
     outcome = follow(clients, execution_arn, timeout=3600)
     if not outcome.succeeded:

@@ -20,8 +20,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from mhealth.local.config import LocalConfig
-from mhealth.local.deploy import deploy, publish_sample
-from mhealth.ops.deployment import load_deployment
+from mhealth.local.pipeline import prepare
 from mhealth.ops.execution import follow_execution, start_execution
 
 AwsClient = Callable[[str], Any]
@@ -292,9 +291,10 @@ def test_a_function_acts_as_its_role(
 
 @pytest.fixture(scope="module")
 def deployed(local_aws: LocalConfig, aws_client: AwsClient) -> Any:
-    publish_sample(local_aws, scale=0.02, seed=7)
-    deploy(local_aws, report=lambda message: print(f"[deploy] {message}"))
-    return load_deployment(aws_client("cloudformation"), "local")
+    local = prepare(
+        local_aws, scale=0.02, seed=7, report=lambda message: print(f"[prepare] {message}")
+    )
+    return local.deployment
 
 
 def _failure_queue(

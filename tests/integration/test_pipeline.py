@@ -23,11 +23,12 @@ from typing import Any
 import pytest
 
 from mhealth.local.config import LocalConfig
-from mhealth.local.deploy import PublishedDataset, deploy, publish_sample
+from mhealth.local.deploy import PublishedDataset
 from mhealth.local.kaggle_standin import publish_dataset
+from mhealth.local.pipeline import LocalPipeline, prepare
 from mhealth.local.synthetic import count_table
-from mhealth.ops.deployment import Deployment, load_deployment
-from mhealth.ops.execution import ExecutionOutcome, follow_execution, start_execution
+from mhealth.ops.deployment import Deployment
+from mhealth.ops.execution import ExecutionOutcome
 from mhealth.ops.query import QueryResult, run_query
 from mhealth.settings import DEFAULT_KAGGLE_DATASET
 from tests.published import ACTIVITY_LABELS
@@ -42,19 +43,27 @@ AwsClient = Callable[[str], Any]
 
 @dataclass(frozen=True)
 class Pipeline:
-    config: LocalConfig
-    deployment: Deployment
-    dataset: PublishedDataset
+    local: LocalPipeline
     aws: AwsClient
+
+    @property
+    def config(self) -> LocalConfig:
+        return self.local.config
+
+    @property
+    def deployment(self) -> Deployment:
+        return self.local.deployment
+
+    @property
+    def dataset(self) -> PublishedDataset:
+        return self.local.dataset
 
     @property
     def table(self) -> str:
         return f'"{self.deployment.database}"."{self.deployment.table}"'
 
     def run(self, payload: dict[str, Any] | None = None) -> ExecutionOutcome:
-        sfn = self.aws("stepfunctions")
-        arn = start_execution(sfn, self.deployment.state_machine_arn, payload or {})
-        return follow_execution(sfn, arn, timeout_seconds=RUN_TIMEOUT_S)
+        return self.local.run(payload, timeout_seconds=RUN_TIMEOUT_S)
 
     def query(self, sql: str) -> QueryResult:
         return run_query(
@@ -77,10 +86,10 @@ def _assert_succeeded(outcome: ExecutionOutcome) -> None:
 @pytest.fixture(scope="module")
 def pipeline(local_aws: LocalConfig, aws_client: AwsClient) -> Pipeline:
     """The local stage deployed, with the synthetic dataset published and run once."""
-    dataset = publish_sample(local_aws, scale=SCALE, seed=SEED)
-    deploy(local_aws, report=lambda message: print(f"[deploy] {message}"))
-    deployment = load_deployment(aws_client("cloudformation"), "local")
-    ready = Pipeline(local_aws, deployment, dataset, aws_client)
+    local = prepare(
+        local_aws, scale=SCALE, seed=SEED, report=lambda message: print(f"[prepare] {message}")
+    )
+    ready = Pipeline(local, aws_client)
     _assert_succeeded(ready.run())
     return ready
 
