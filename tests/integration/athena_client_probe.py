@@ -118,14 +118,15 @@ def probe_boto3(s: dict[str, str]) -> dict[str, Any]:
     named = athena.get_named_query(NamedQueryId=named_id)["NamedQuery"]
 
     errors: dict[str, list[str]] = {}
-    for name, call in {
+    calls: dict[str, Callable[[], object]] = {
         "unknown_table": lambda: athena.get_table_metadata(
             CatalogName="AwsDataCatalog", DatabaseName=s["database"], TableName="no_such_table"
         ),
         "unknown_query": lambda: athena.get_query_execution(
             QueryExecutionId="00000000-0000-0000-0000-000000000000"
         ),
-    }.items():
+    }
+    for name, call in calls.items():
         try:
             call()
         except botocore.exceptions.ClientError as error:
@@ -230,10 +231,11 @@ def point_arrow_cursor_at(endpoint_url: str) -> None:
             session_token=credentials.token,
             region=self._connection.region_name,
             endpoint_override=parts.netloc,
-            scheme=parts.scheme,
+            scheme="https" if parts.scheme == "https" else "http",
         )
 
-    AthenaArrowResultSetMetadataReader._create_s3_file_system = create_local  # type: ignore[method-assign]
+    # PyAthena is typed where it is installed (.venv-clients); the project's .venv lacks it.
+    AthenaArrowResultSetMetadataReader._create_s3_file_system = create_local  # type: ignore[method-assign,unused-ignore]
 
 
 def probe_arrow_cursor(s: dict[str, str]) -> dict[str, Any]:

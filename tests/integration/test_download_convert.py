@@ -11,10 +11,11 @@ import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pyarrow.parquet as pq
 import pytest
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mhealth.convert.step import RawObjectMissingError, convert_raw_objects
 from mhealth.download.archive import InvalidDatasetArchiveError
@@ -131,6 +132,11 @@ class FakeLambdaContext:
     def get_remaining_time_in_millis(self) -> int:
         return self.remaining_millis
 
+    def typed(self) -> LambdaContext:
+        """This stand-in where a handler takes Powertools' LambdaContext (which has no public
+        constructor): it has every attribute the handlers and ``inject_lambda_context`` read."""
+        return cast(LambdaContext, self)
+
 
 @pytest.fixture
 def lambda_env(
@@ -202,7 +208,7 @@ def test_download_handler_puts_all_ten_logs_under_raw_with_their_bytes(
 ) -> None:
     from handlers.download_dataset import handler
 
-    result = handler({}, FakeLambdaContext())
+    result = handler({}, FakeLambdaContext().typed())
 
     expected_keys = [raw_key(subject) for subject in SUBJECTS]
     assert result == {
@@ -326,10 +332,10 @@ def _crc_corrupted_zip() -> bytes:
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
         for subject, data in LOGS.items():
             archive.writestr(f"MHEALTHDATASET/mHealth_subject{subject}.log", data)
-    data = bytearray(buffer.getvalue())
-    position = bytes(data).index(LOGS[7][:20]) + 5
-    data[position] ^= 0x01
-    return bytes(data)
+    corrupted = bytearray(buffer.getvalue())
+    position = bytes(corrupted).index(LOGS[7][:20]) + 5
+    corrupted[position] ^= 0x01
+    return bytes(corrupted)
 
 
 @pytest.mark.parametrize(
@@ -406,7 +412,7 @@ def test_convert_handler_counts_rows_and_quarantines_bad_lines(
     logs = {1: log_bytes(1, rows=30), 2: log_bytes(2, rows=40, bad_lines=3)}
     keys = put_raw(s3, bucket, logs)
 
-    result = handler({"raw_keys": keys}, FakeLambdaContext(function_name="convert"))
+    result = handler({"raw_keys": keys}, FakeLambdaContext(function_name="convert").typed())
 
     assert result["files"] == [
         {
@@ -491,9 +497,9 @@ def test_convert_handler_rejects_a_malformed_event(lambda_env: None) -> None:
     from handlers.convert_logs import handler
 
     with pytest.raises(ValueError, match="raw_keys"):
-        handler({"raw_keys": []}, FakeLambdaContext())
+        handler({"raw_keys": []}, FakeLambdaContext().typed())
     with pytest.raises(ValueError, match="must start with 'raw/'"):
-        handler({"raw_keys": ["stage/mHealth_subject1.parquet"]}, FakeLambdaContext())
+        handler({"raw_keys": ["stage/mHealth_subject1.parquet"]}, FakeLambdaContext().typed())
 
 
 def test_download_then_convert_end_to_end(
@@ -502,9 +508,9 @@ def test_download_then_convert_end_to_end(
     from handlers.convert_logs import handler as convert
     from handlers.download_dataset import handler as download
 
-    downloaded = download({}, FakeLambdaContext())
+    downloaded = download({}, FakeLambdaContext().typed())
     converted = [
-        convert({"raw_keys": [key]}, FakeLambdaContext()) for key in downloaded["raw_keys"]
+        convert({"raw_keys": [key]}, FakeLambdaContext().typed()) for key in downloaded["raw_keys"]
     ]
 
     assert sum(item["rows_written"] for item in converted) == sum(20 + s for s in SUBJECTS)

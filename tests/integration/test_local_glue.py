@@ -291,7 +291,7 @@ def test_run_arguments_override_job_defaults(glue_env: GlueFixture, aws_client: 
     assert messages[1:] == ["echo-arguments-marker red large"]
 
 
-class _TaglessLoader(yaml.SafeLoader):
+class _TaglessLoader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML has no types: Any
     """Reads serverless.yml, whose CloudFormation tags (``!Ref`` …) do not matter here."""
 
 

@@ -14,7 +14,7 @@ from mhealth_localstack.athena import results
 from mhealth_localstack.athena.results import ColumnInfo
 
 
-def _formatted(array: pa.Array) -> list[str | None]:
+def _formatted(array: pa.Array[Any]) -> list[str | None]:
     table = results.format_table(pa.table({"c": array}), ["c"])
     values: list[str | None] = table.column(0).to_pylist()
     return values
@@ -220,10 +220,9 @@ def test_dates_and_times_are_iso_text() -> None:
     }
 
 
-def _intervals(*values: tuple[int, int, int] | None) -> pa.Array:
-    return pa.array(
-        [None if v is None else pa.MonthDayNano(v) for v in values], pa.month_day_nano_interval()
-    )
+def _intervals(*values: tuple[int, int, int] | None) -> pa.Array[Any]:
+    # (months, days, nanoseconds) tuples, as pa.MonthDayNano takes them.
+    return pa.array(list(values), pa.month_day_nano_interval())
 
 
 _HOUR_NS = 3_600_000_000_000
@@ -245,14 +244,14 @@ _HOUR_NS = 3_600_000_000_000
     ],
 )
 def test_intervals_are_written_like_trino_year_to_month_or_day_to_second(
-    array: pa.Array, expected: list[str | None]
+    array: pa.Array[Any], expected: list[str | None]
 ) -> None:
     assert _formatted(array) == expected
 
 
 def test_intervals_in_nested_values_are_written_like_trino() -> None:
     array = pa.array(
-        [[pa.MonthDayNano((0, 1, 0)), pa.MonthDayNano((13, 0, 0))]],
+        [[(0, 1, 0), (13, 0, 0)]],  # (months, days, nanoseconds)
         pa.list_(pa.month_day_nano_interval()),
     )
 
@@ -282,7 +281,7 @@ def test_strings_keep_unicode_empty_and_null_apart() -> None:
     ],
 )
 def test_nested_values_and_binary_are_written_like_trino(
-    array: pa.Array, expected: list[str | None]
+    array: pa.Array[Any], expected: list[str | None]
 ) -> None:
     assert _formatted(array) == expected
 

@@ -7,10 +7,13 @@ imported here from the source tree without LocalStack.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,7 +32,7 @@ from mhealth_localstack.iam.policy import (  # noqa: E402
 )
 
 
-def _decide(document: dict[str, object], action: str, resource: str, **context: object) -> str:
+def _decide(document: Mapping[str, Any], action: str, resource: str, **context: object) -> str:
     values = {k.replace("__", ":").replace("_", "-"): v for k, v in context.items()}
     ctx = {k: (list(v) if isinstance(v, list) else [str(v)]) for k, v in values.items()}
     return evaluate(parse_policy("p", document), Check(action, resource, ctx)).outcome
@@ -373,19 +376,19 @@ def test_signature_verification_accepts_the_right_secret_only() -> None:
     # The value AWS's SigV4 test suite gives for this request (get-vanilla-query-order-key-case
     # family, IAM ListUsers example in the SigV4 documentation).
     assert signature == "5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7"
-    real = sigv4.SignedRequest(
-        *(signed.__dict__[f] for f in ("access_key_id", "scope", "signed_headers")),
-        signature,
-        "20150830T123600Z",
-        False,
-    )
-    kwargs = dict(
-        method="GET",
-        raw_path="/",
-        raw_query="Version=2010-05-08&Action=ListUsers",
-        headers=lambda name: headers.get(name, []),
-        payload_hash=hashlib.sha256(b"").hexdigest(),
-    )
-    assert sigv4.verify(real, secret, **kwargs)  # type: ignore[arg-type]
-    assert not sigv4.verify(real, "wrong-secret", **kwargs)  # type: ignore[arg-type]
+    real = dataclasses.replace(signed, signature=signature)
+
+    def verify(with_secret: str) -> bool:
+        return sigv4.verify(
+            real,
+            with_secret,
+            method="GET",
+            raw_path="/",
+            raw_query="Version=2010-05-08&Action=ListUsers",
+            headers=lambda name: headers.get(name, []),
+            payload_hash=hashlib.sha256(b"").hexdigest(),
+        )
+
+    assert verify(secret)
+    assert not verify("wrong-secret")
     assert hmac.compare_digest(sigv4.signing_key(secret, scope), sigv4.signing_key(secret, scope))

@@ -27,7 +27,9 @@ def _lines() -> list[str]:
         ("s3:PutObject", "arn:aws:s3:::b/stage/a", "allow", ["convert#WriteStage"]),
         ("s3:PutObject", "arn:aws:s3:::b/other/a", "implicit-deny", []),
     ]
-    records = [{"kind": "policies", "role": ROLE, "statements": statements}]
+    records: list[dict[str, object]] = [
+        {"kind": "policies", "role": ROLE, "statements": statements}
+    ]
     records += [
         {"kind": "decision", "role": ROLE, "action": a, "resource": r, "outcome": o,
          "statement": by[0] if by else None, "allowed_by": by}
