@@ -9,7 +9,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from mhealth.cli.errors import JobFailedError, UnreachableError, aws_errors
+from mhealth.cli.errors import JobFailedError, UnreachableError, aws_errors, local_config
 from mhealth.cli.sample import check_disk_space, scale_type
 
 if TYPE_CHECKING:
@@ -44,14 +44,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _demo(args: argparse.Namespace) -> int:
     from mhealth.cli.pipeline import execution_failed
     from mhealth.local import runtime
-    from mhealth.local.config import LocalConfig
     from mhealth.local.deploy import DeployError, deploy, publish_sample
     from mhealth.ops.deployment import StackNotDeployedError, load_deployment
     from mhealth.ops.execution import start_execution
     from mhealth.ops.progress import follow
     from mhealth.ops.query import QueryFailedError
 
-    config = LocalConfig.from_environment()
+    config = local_config()
     # Checked before anything starts: the sample (logs and zip) must fit on disk.
     check_disk_space(config.state_dir, args.scale, with_zip=True)
     began = time.monotonic()

@@ -24,7 +24,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, ClassVar, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final
+
+if TYPE_CHECKING:
+    from mhealth.local.config import LocalConfig
 
 EXIT_OK: Final = 0
 EXIT_JOB_FAILED: Final = 1
@@ -89,6 +92,17 @@ class UnreachableError(CliError):
 def one_line(text: str) -> str:
     """``text`` with every run of whitespace (newlines included) folded into one space."""
     return re.sub(r"\s+", " ", text).strip()
+
+
+def local_config() -> LocalConfig:
+    """The local AWS's settings from the environment; a bad ``MHEALTH_*`` value is a
+    ``UsageError``."""
+    from mhealth.local.config import LocalConfig
+
+    try:
+        return LocalConfig.from_environment()
+    except ValueError as error:
+        raise UsageError(str(error), "fix or unset that environment variable") from error
 
 
 def local_not_running(endpoint_url: str) -> UnreachableError:

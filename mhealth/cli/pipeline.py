@@ -14,6 +14,7 @@ from mhealth.cli.errors import (
     UnreachableError,
     UsageError,
     aws_errors,
+    local_config,
     local_not_running,
 )
 
@@ -156,9 +157,8 @@ def _stage_errors(stage: str) -> Iterator[str | None]:
 def _local_endpoint() -> str:
     """The local AWS's endpoint, once it answers (else ``UnreachableError``)."""
     from mhealth.local import runtime
-    from mhealth.local.config import LocalConfig
 
-    config = LocalConfig.from_environment()
+    config = local_config()
     if runtime.service_health(config) is None:
         raise local_not_running(config.endpoint_url)
     return config.endpoint_url
@@ -177,9 +177,7 @@ def _clients(stage: str, region: str | None, endpoint_url: str | None) -> Client
     from mhealth import aws
 
     if endpoint_url is not None:
-        from mhealth.local.config import LocalConfig
-
-        return LocalConfig.from_environment().clients(region)
+        return local_config().clients(region)
     if region:
         os.environ["AWS_DEFAULT_REGION"] = region
     return cast(ClientFactory, aws.client)

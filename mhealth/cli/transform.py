@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import time
 from datetime import datetime
 from pathlib import Path
@@ -67,6 +68,8 @@ def _transform(args: argparse.Namespace) -> int:
     recording_start: datetime = args.recording_start
     started = time.perf_counter()
     spark = local_spark_session("mhealth-transform")
+    if not args.debug:  # Spark logs a failed task's Java stack trace itself; --debug keeps it
+        spark.sparkContext.setLogLevel("OFF")
     try:
         partitions = transform_location(
             spark,
@@ -78,10 +81,9 @@ def _transform(args: argparse.Namespace) -> int:
     except Exception as error:
         if type(error).__module__.split(".")[0] not in ("pyspark", "py4j"):
             raise
-        first_line = one_line(str(error).strip().splitlines()[0] if str(error).strip() else "")
         raise JobFailedError(
-            f"the Spark transform failed: {type(error).__name__}: {first_line}",
-            "run again with --debug for Spark's full error",
+            f"the Spark transform failed: {_spark_reason(error)}",
+            "check the --stage files (mhealth convert writes them); --debug shows Spark's error",
             details=str(error),
         ) from error
     table = spark.read.parquet(str(args.out.resolve()))
@@ -95,3 +97,16 @@ def _transform(args: argparse.Namespace) -> int:
         f"(user_id={','.join(partitions)}) in {args.out}, {time.perf_counter() - started:.1f} s"
     )
     return 0
+
+
+def _spark_reason(error: Exception) -> str:
+    """The telling line of a Spark error: its error class (``[CANNOT_READ_FILE_FOOTER] …``),
+    else the innermost ``Caused by:``, else the first line."""
+    lines = [
+        line.strip().removeprefix("Caused by: ") for line in str(error).splitlines() if line.strip()
+    ]
+    classed = [line for line in lines if re.search(r"\[[A-Z_]{3,}(\.[A-Z_]+)?\]", line)]
+    causes = [line for line in str(error).splitlines() if line.startswith("Caused by:")]
+    reason = (classed or causes[-1:] or lines or [type(error).__name__])[0]
+    reason = re.sub(r"^(Caused by: )?[\w.$]+(Exception|Error): ", "", reason.strip())
+    return one_line(re.split(r"(?<=\.)\s", reason, maxsplit=1)[0])  # its first sentence
