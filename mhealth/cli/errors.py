@@ -131,7 +131,7 @@ def _from_botocore_error(exc: Exception, stage: str, endpoint_url: str | None) -
     if isinstance(exc, aws.NoRegionError):
         return UnreachableError(
             f"no AWS region is set for stage {stage!r}",
-            "pass --region REGION or set AWS_REGION (or a region in your AWS config)",
+            "pass --region REGION or set AWS_DEFAULT_REGION (or a region in your AWS config)",
         )
     if isinstance(exc, aws.NoCredentialsError | aws.PartialCredentialsError):
         return UnreachableError(
