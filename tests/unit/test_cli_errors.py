@@ -394,8 +394,14 @@ def test_convert_that_succeeds_moves_every_file_into_out(
 # --- nothing half-done: sample --------------------------------------------------------------
 
 
-def test_sample_interrupted_midway_leaves_nothing(env: dict[str, str], tmp_path: Path) -> None:
-    """Ctrl-C while the logs are being written: no --out folder, no README.txt, no staging."""
+@pytest.mark.parametrize(
+    ("signum", "code", "said"), [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "")]
+)
+def test_sample_interrupted_midway_leaves_nothing(
+    signum: signal.Signals, code: int, said: str, env: dict[str, str], tmp_path: Path
+) -> None:
+    """Ctrl-C or SIGTERM while the logs are being written: no --out folder, no README.txt, no
+    staging folder."""
     process = subprocess.Popen(
         [str(MHEALTH), "sample", "--out", "out", "--scale", "1", "--zip"],
         env=env,
@@ -410,16 +416,16 @@ def test_sample_interrupted_midway_leaves_nothing(env: dict[str, str], tmp_path:
             assert process.poll() is None, process.communicate()
             assert time.monotonic() < deadline, "no log was started within 120 s"
             time.sleep(0.05)
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signum)
         stdout, stderr = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
 
-    assert process.returncode == 130, stderr
+    assert process.returncode == code, stderr
     assert "Traceback" not in stdout + stderr
-    assert stderr.strip() == "interrupted"
+    assert stderr.strip() == said
     assert files_under(tmp_path) == []
 
 
