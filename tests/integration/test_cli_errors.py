@@ -159,3 +159,41 @@ def test_a_failing_query_exits_1_with_athenas_reason(
     )
 
     assert_one_error_line(run, JOB_FAILED, "Athena query FAILED", "no_such_table")
+
+
+@pytest.fixture
+def convert_cannot_write_stage(deployed: Deployment, aws_client: AwsClient) -> Iterator[None]:
+    """The convert function's role loses s3:PutObject for this test only (a Convert that
+    cannot write leaves stage/ as it was, so putting the policy back restores the stage)."""
+    iam = aws_client("iam")
+    role_name = aws_client("cloudformation").describe_stack_resource(
+        StackName=deployed.stack_name, LogicalResourceId="ConvertFunctionRole"
+    )["StackResourceDetail"]["PhysicalResourceId"]
+    original = iam.get_role_policy(RoleName=role_name, PolicyName="convert")["PolicyDocument"]
+    document = json.loads(original) if isinstance(original, str) else original
+    narrowed = json.loads(json.dumps(document))
+    for statement in narrowed["Statement"]:
+        if statement.get("Sid") == "WriteStage":
+            statement["Action"] = [a for a in statement["Action"] if a != "s3:PutObject"]
+    iam.put_role_policy(
+        RoleName=role_name, PolicyName="convert", PolicyDocument=json.dumps(narrowed)
+    )
+    try:
+        yield
+    finally:
+        iam.put_role_policy(
+            RoleName=role_name, PolicyName="convert", PolicyDocument=json.dumps(document)
+        )
+
+
+def test_run_wait_marks_a_failed_map_iteration_and_its_map_state(
+    deployed: Deployment, convert_cannot_write_stage: None, cli_env: dict[str, str]
+) -> None:
+    """A failing ConvertFile fails the Convert Map state that runs it: both show ✗."""
+    run = mhealth("run", "--stage", "local", "--wait", env=cli_env)
+
+    assert_one_error_line(run, JOB_FAILED, "at step ConvertFile: ", "AccessDenied")
+    assert "✓ Download" in run.stdout
+    assert "✗ Convert  " in run.stdout
+    assert "✓ Convert  " not in run.stdout
+    assert "→ Transform" not in run.stdout
