@@ -34,6 +34,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "mhealth.cli.standin",
 )
 
+DEBUG_HELP = "on an error, print the traceback too (also MHEALTH_DEBUG=1)"
+UNEXPECTED_HINT = "run again with --debug for the traceback (or MHEALTH_DEBUG=1)"
+
 
 def _debug_from_environment() -> bool:
     return os.environ.get("MHEALTH_DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
@@ -56,9 +59,6 @@ def _add_debug_everywhere(parser: argparse.ArgumentParser) -> None:
                     "--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP
                 )
                 _add_debug_everywhere(sub)
-
-
-DEBUG_HELP = "on an error, print the traceback too (also MHEALTH_DEBUG=1)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -116,9 +116,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return EXIT_JOB_FAILED
     return code
-
-
-UNEXPECTED_HINT = "run again with --debug for the traceback (or MHEALTH_DEBUG=1)"
 
 
 if __name__ == "__main__":

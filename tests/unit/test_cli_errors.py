@@ -3,7 +3,8 @@ subprocess. Each case asserts the one line on stderr (``error: <what> — <what 
 the exit code (0 done, 1 the job failed, 2 bad usage, 3 the stage or the local AWS not
 reachable or not deployed: the README's table), that no traceback shows, and what is left on
 disk. None needs the local AWS: "the local AWS is down" points MHEALTH_LOCAL_PORT at a port
-nothing listens on.
+nothing listens on. (The cases that need the stack are in
+tests/integration/test_cli_stage_errors.py: pytest needs distinct basenames here.)
 """
 
 from __future__ import annotations
