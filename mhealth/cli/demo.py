@@ -6,11 +6,13 @@ import argparse
 import contextlib
 import os
 import signal
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
+
+from mhealth.cli.errors import JobFailedError, UnreachableError, aws_errors, local_config
+from mhealth.cli.sample import check_disk_space, scale_type
 
 if TYPE_CHECKING:
     from mhealth.ops.deployment import Deployment
@@ -25,26 +27,34 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "showing each step, then prints the rows per activity and the seed query through "
         "Athena. The local stack stays up afterwards (`mhealth local down` stops it).",
     )
-    parser.add_argument("--scale", type=float, default=1.0, help="dataset size (1 = full)")
+    parser.add_argument(
+        "--scale",
+        type=scale_type,
+        default=1.0,
+        help="dataset size, above 0 and at most 100 (1 = full, the default)",
+    )
     parser.add_argument("--seed", type=int, default=2014, help="synthetic data seed")
     parser.add_argument("--skip-deploy", action="store_true", help="reuse the deployed stack")
     parser.add_argument(
         "--keep-running",
         action="store_true",
-        help="stay in the foreground until interrupted, then stop the local AWS (containers)",
+        help="stay in the foreground until interrupted, then stop the local AWS",
     )
     parser.set_defaults(func=_demo)
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from mhealth.cli.pipeline import execution_failed
     from mhealth.local import runtime
-    from mhealth.local.config import LocalConfig
     from mhealth.local.deploy import DeployError
     from mhealth.local.pipeline import prepare
+    from mhealth.ops.deployment import StackNotDeployedError
     from mhealth.ops.progress import follow
     from mhealth.ops.query import QueryFailedError
 
-    config = LocalConfig.from_environment()
+    config = local_config()
+    # Checked before anything starts: the sample (logs and zip) must fit on disk.
+    check_disk_space(config.state_dir, args.scale, with_zip=True)
     began = time.monotonic()
 
     def heading(text: str) -> None:
@@ -54,8 +64,7 @@ def _demo(args: argparse.Namespace) -> int:
     try:
         runtime.up(config)
     except runtime.LocalRuntimeError as error:
-        print(f"mhealth demo: {error}", file=sys.stderr)
-        return 1
+        raise UnreachableError(f"the local AWS did not start: {error}") from error
 
     @contextlib.contextmanager
     def phase(name: str) -> Iterator[None]:
@@ -66,30 +75,37 @@ def _demo(args: argparse.Namespace) -> int:
         )
         yield
 
-    try:
-        pipeline = prepare(
-            config, scale=args.scale, seed=args.seed, deploy_stack=not args.skip_deploy, phase=phase
-        )
-    except DeployError as error:
-        print(f"mhealth demo: {error}", file=sys.stderr)
-        return 1
-    if args.skip_deploy:
-        print("(deploy skipped: --skip-deploy)")
-    dataset, deployment, clients = pipeline.dataset, pipeline.deployment, config.clients()
+    with aws_errors("local", config.endpoint_url):
+        try:
+            pipeline = prepare(
+                config,
+                scale=args.scale,
+                seed=args.seed,
+                deploy_stack=not args.skip_deploy,
+                phase=phase,
+            )
+        except DeployError as error:
+            raise JobFailedError(f"the deploy failed: {error}") from error
+        except StackNotDeployedError as error:
+            raise UnreachableError(
+                error.problem, "run `mhealth demo` without --skip-deploy"
+            ) from error
+        if args.skip_deploy:
+            print("(deploy skipped: --skip-deploy)")
+        dataset, deployment, clients = pipeline.dataset, pipeline.deployment, config.clients()
 
-    heading("4/5 run the pipeline: Download → Convert (per file) → Glue job")
-    execution_arn = pipeline.start()
-    print(f"execution {execution_arn.rsplit(':', 1)[-1]}")
-    outcome = follow(clients, execution_arn, timeout=3600)
-    if not outcome.succeeded:
-        return 1
+        heading("4/5 run the pipeline: Download → Convert (per file) → Glue job")
+        execution_arn = pipeline.start()
+        print(f"execution {execution_arn.rsplit(':', 1)[-1]}")
+        outcome = follow(clients, execution_arn, timeout=3600)
+        if not outcome.succeeded:
+            raise execution_failed(outcome)
 
-    heading(f"5/5 query through Athena ({deployment.database}.{deployment.table})")
-    try:
-        _print_results(clients("athena"), deployment, dataset.rows)
-    except QueryFailedError as error:
-        print(f"mhealth demo: {error}", file=sys.stderr)
-        return 1
+        heading(f"5/5 query through Athena ({deployment.database}.{deployment.table})")
+        try:
+            _print_results(clients("athena"), deployment, dataset.rows)
+        except QueryFailedError as error:
+            raise JobFailedError(f"Athena {error}") from error
 
     print(
         f"\ndone in {time.monotonic() - began:.0f} s. The local stack stays up: try\n"

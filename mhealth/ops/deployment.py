@@ -25,7 +25,13 @@ OUTPUT_KEYS: Final[dict[str, str]] = {
 
 
 class StackNotDeployedError(RuntimeError):
-    """The stage has no stack, or the stack lacks the pipeline's outputs."""
+    """The stage has no stack, or the stack lacks the pipeline's outputs: ``problem`` says
+    which, ``fix`` what to run."""
+
+    def __init__(self, problem: str, fix: str) -> None:
+        super().__init__(f"{problem}: {fix}")
+        self.problem = problem
+        self.fix = fix
 
 
 @dataclass(frozen=True)
@@ -51,19 +57,25 @@ def stack_name(stage: str) -> str:
 
 def load_deployment(cloudformation: CloudFormationClient, stage: str) -> Deployment:
     name = stack_name(stage)
+    deploy = f"run `npx sls deploy --stage {stage}`"
     try:
         stacks = cloudformation.describe_stacks(StackName=name)["Stacks"]
     except cloudformation.exceptions.ClientError as error:
+        # "If the stack doesn't exist, a ValidationError is returned" (DescribeStacks, AWS
+        # CloudFormation API Reference). Other errors (credentials, throttling) are not about
+        # the stage and go on to the caller.
+        if error.response.get("Error", {}).get("Code") != "ValidationError":
+            raise
         raise StackNotDeployedError(
-            f"stage {stage!r} is not deployed (no stack {name}): "
-            f"run `npx sls deploy --stage {stage}`"
+            f"stage {stage!r} is not deployed (no stack {name})", deploy
         ) from error
     outputs = {o["OutputKey"]: o.get("OutputValue", "") for o in stacks[0].get("Outputs", [])}
     missing = [key for key in OUTPUT_KEYS.values() if not outputs.get(key)]
     if missing:
         raise StackNotDeployedError(
-            f"stack {name} lacks outputs {', '.join(missing)}: redeploy with "
-            f"`npx sls deploy --stage {stage}`"
+            f"stage {stage!r} is not fully deployed (stack {name} lacks outputs "
+            f"{', '.join(missing)})",
+            deploy,
         )
     return Deployment(
         stage=stage,
