@@ -1,5 +1,6 @@
 """The local AWS's Glue catalog honours UpdateTable's SkipArchive (the daily run's table update),
-and its CloudFormation deploys AWS::Athena::WorkGroup (create, update, delete) as AWS does."""
+and its CloudFormation deploys AWS::Athena::WorkGroup (create, update, delete) and updates an
+AWS::SecretsManager::Secret's value in place, as AWS does."""
 
 from __future__ import annotations
 
@@ -116,3 +117,47 @@ def test_cloudformation_creates_updates_and_deletes_a_work_group(
         )
     names = [group["Name"] for group in athena.list_work_groups()["WorkGroups"]]
     assert name not in names
+
+
+def _secret_template(name: str, value: str) -> str:
+    return json.dumps(
+        {
+            "Resources": {
+                "Secret": {
+                    "Type": "AWS::SecretsManager::Secret",
+                    "Properties": {"Name": name, "Description": value, "SecretString": value},
+                }
+            }
+        }
+    )
+
+
+def test_cloudformation_updates_a_secret_value_in_place(
+    aws_client: AwsClient, unique_name: UniqueName
+) -> None:
+    """SecretString and Description update with "No interruption"
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-secretsmanager-secret.html):
+    what MHEALTH_KAGGLE_CREDENTIALS relies on to switch the local stage's Kaggle secret."""
+    cloudformation, secrets = aws_client("cloudformation"), aws_client("secretsmanager")
+    stack, name = unique_name("secret-stack"), f"mhealth-test/{unique_name('secret')}"
+    token, legacy = '{"token": "KGAT_a"}', '{"username": "u", "key": "k"}'
+    cloudformation.create_stack(StackName=stack, TemplateBody=_secret_template(name, token))
+    try:
+        waiter = {"Delay": 1, "MaxAttempts": 120}
+        cloudformation.get_waiter("stack_create_complete").wait(
+            StackName=stack, WaiterConfig=waiter
+        )
+        arn = secrets.describe_secret(SecretId=name)["ARN"]
+        assert secrets.get_secret_value(SecretId=name)["SecretString"] == token
+        cloudformation.update_stack(StackName=stack, TemplateBody=_secret_template(name, legacy))
+        cloudformation.get_waiter("stack_update_complete").wait(
+            StackName=stack, WaiterConfig=waiter
+        )
+        assert secrets.get_secret_value(SecretId=name)["SecretString"] == legacy
+        described = secrets.describe_secret(SecretId=name)
+        assert (described["ARN"], described["Description"]) == (arn, legacy)  # same secret
+    finally:
+        cloudformation.delete_stack(StackName=stack)
+        cloudformation.get_waiter("stack_delete_complete").wait(
+            StackName=stack, WaiterConfig={"Delay": 1, "MaxAttempts": 120}
+        )
