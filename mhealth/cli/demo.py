@@ -129,24 +129,22 @@ def _wait_for_signal() -> None:
 
 
 def _print_results(athena: Any, deployment: Deployment, generated_rows: int) -> None:
-    from mhealth.ops.query import SEED_QUERY, render, run_query
+    from mhealth.ops.query import render, run_query, seed_query
 
     table = f'"{deployment.database}"."{deployment.table}"'
     counts = run_query(
         athena,
         f'SELECT activity, COUNT(*) AS "rows" FROM {table} GROUP BY activity ORDER BY activity',
         database=deployment.database,
-        output_location=deployment.athena_output_location,
+        work_group=deployment.work_group,
     )
     print("rows per activity:")
     print(render(counts))
     total = sum(int(row[1] or 0) for row in counts.rows)
     print(f"total rows: {total:,} (generated: {generated_rows:,})")
-    print(f"\n{SEED_QUERY}")
+    seed_sql = seed_query(deployment.database, deployment.table)
+    print(f"\n{seed_sql}")
     seed = run_query(
-        athena,
-        SEED_QUERY,
-        database=deployment.database,
-        output_location=deployment.athena_output_location,
+        athena, seed_sql, database=deployment.database, work_group=deployment.work_group
     )
     print(render(seed))

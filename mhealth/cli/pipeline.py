@@ -47,7 +47,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "the result.",
     )
     _stage_options(query)
-    query.add_argument("sql", help='e.g. SELECT * FROM "mhealth_db"."mhealth" LIMIT 10')
+    query.add_argument(
+        "sql",
+        help='e.g. SELECT * FROM "mhealth_db"."mhealth" LIMIT 10 (the local stage\'s database; '
+        "mhealth_db_<stage> on AWS stages)",
+    )
     query.add_argument("--format", choices=("table", "csv", "json"), default="table")
     query.set_defaults(func=_query)
 
@@ -129,7 +133,7 @@ def _query(args: argparse.Namespace) -> int:
                 clients("athena"),
                 args.sql,
                 database=deployment.database,
-                output_location=deployment.athena_output_location,
+                work_group=deployment.work_group,
             )
         except QueryFailedError as error:
             raise JobFailedError(f"Athena {error}", "fix the SQL and run again") from error

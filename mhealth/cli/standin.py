@@ -7,14 +7,16 @@ from typing import Any
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    """Add ``mhealth standin --datasets-dir DIR --username U --key K [--host H] [--port P]``."""
+    """Add ``mhealth standin --datasets-dir DIR --username U --key K [--token T] [--host H]
+    [--port P]``."""
     from mhealth.local.kaggle_standin import build_arg_parser, serve
 
     parser = subparsers.add_parser(
         "standin",
         help="serve datasets to the kaggle client locally (Kaggle's download route)",
         description="Serve <datasets-dir>/<owner>/<dataset-slug>.zip on Kaggle's DownloadDataset "
-        "route, checking Basic credentials, so that the real kaggle client (pointed at it by "
+        "route, checking Basic credentials (the legacy pair) or a Bearer API token (with Kaggle's "
+        "IntrospectToken route), so that the real kaggle client (pointed at it by "
         "KAGGLE_API_BASE_URL) downloads offline. GET /health answers 200.",
     )
     build_arg_parser(parser)

@@ -4,9 +4,17 @@ The ``kaggle`` client (2.2.5, kagglesdk 0.1.38) has traps this module defuses:
 
 - ``import kaggle`` authenticates and creates its config directory at import time, so the
   import happens lazily, after ``KAGGLE_CONFIG_DIR`` points at a writable directory.
-- ``authenticate()`` reads ``KAGGLE_USERNAME`` / ``KAGGLE_KEY`` from the process environment
-  and calls ``exit(1)`` when it finds nothing: the variables are set only for the duration of
-  that call, and ``SystemExit`` is turned into :class:`KaggleAuthError`.
+- ``authenticate()`` reads ``KAGGLE_API_TOKEN`` (an API token from Kaggle's settings page,
+  checked over the network with ``security.OAuthService/IntrospectToken``) or
+  ``KAGGLE_USERNAME`` / ``KAGGLE_KEY`` (the legacy pair, no network call) from the process
+  environment, and also looks for ``~/.kaggle/access_token`` and ``~/.kaggle/kaggle.json``.
+  The secret's credentials are exposed only for the duration of that call, with ``HOME``
+  pointing at an empty directory so that no file of the machine's user can stand in for them;
+  an inactive or expired token makes it fall through to ``exit(1)`` and a token Kaggle does
+  not know to an HTTP 401: both become :class:`KaggleAuthError`, never retried.
+- Every client it builds later reads ``KAGGLE_API_TOKEN`` and ``~/.kaggle/access_token`` again
+  and would prefer them to the legacy pair: the session's auth is set here from the secret's
+  credentials (``Bearer`` for a token, ``Basic`` for the pair), whatever the environment holds.
 - Its HTTP calls carry no timeout: the session it builds gets an adapter that applies one,
   capped by the caller's deadline.
 - Its own file downloader retries five times with sleeps of up to a minute and resumes from
@@ -34,6 +42,7 @@ from typing import Any, Final
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.auth import AuthBase
 
 from mhealth.core.kaggle_ref import split_dataset_ref
 
@@ -44,7 +53,7 @@ CONNECT_TIMEOUT_SECONDS: Final = 10.0
 _CHUNK_BYTES: Final = 1024 * 1024
 _TRANSIENT_STATUSES: Final = frozenset({408, 425, 429, 500, 502, 503, 504})
 _AUTH_STATUSES: Final = frozenset({401, 403})
-_CREDENTIAL_VARIABLES: Final = ("KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_API_TOKEN")
+_CREDENTIAL_VARIABLES: Final = ("KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_API_TOKEN", "HOME")
 
 # The process environment and kagglesdk's endpoint table are process-wide: one user at a time.
 # Re-entrant: authenticating with an access token builds a client while the lock is held.
@@ -78,7 +87,7 @@ class IncompleteDownloadError(KaggleDownloadError):
 
 @dataclass(frozen=True)
 class KaggleCredentials:
-    """A Kaggle username and legacy API key (the ``kaggle.json`` pair)."""
+    """A Kaggle username and legacy API key (the ``kaggle.json`` pair, "Legacy API Credentials")."""
 
     username: str
     key: str = field(repr=False)
@@ -86,6 +95,48 @@ class KaggleCredentials:
     def __post_init__(self) -> None:
         if not self.username.strip() or not self.key.strip():
             raise KaggleAuthError("Kaggle credentials need a non-empty username and key")
+
+    def describe(self) -> str:
+        return f"the legacy API key of user {self.username!r}"
+
+    def environment(self) -> dict[str, str]:
+        return {"KAGGLE_USERNAME": self.username, "KAGGLE_KEY": self.key}
+
+    def session_auth(self) -> Any:
+        return (self.username, self.key)  # requests sends it as Basic
+
+
+@dataclass(frozen=True)
+class KaggleApiToken:
+    """A Kaggle API token (``KGAT_…``) from kaggle.com → Settings → API → Generate New Token."""
+
+    token: str = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.token.strip():
+            raise KaggleAuthError("a Kaggle API token must not be empty")
+
+    def describe(self) -> str:
+        return "the API token"
+
+    def environment(self) -> dict[str, str]:
+        return {"KAGGLE_API_TOKEN": self.token}
+
+    def session_auth(self) -> Any:
+        return _BearerAuth(self.token)
+
+
+#: Either way of authenticating to Kaggle.
+KaggleAuth = KaggleCredentials | KaggleApiToken
+
+
+class _BearerAuth(AuthBase):
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        return request
 
 
 @dataclass(frozen=True)
@@ -125,7 +176,7 @@ class TimeBudget:
 
 def download_dataset_zip(
     dataset: str,
-    credentials: KaggleCredentials,
+    credentials: KaggleAuth,
     dest_dir: Path,
     *,
     version: int | None = None,
@@ -138,19 +189,24 @@ def download_dataset_zip(
     """Download ``owner/slug`` (optionally a version) into ``dest_dir``; returns the zip's path.
 
     The client names the file ``<dest_dir>/<slug>.zip``. On failure no file is left behind.
+    Wrong, expired or revoked credentials raise :class:`KaggleAuthError` at once (no retry).
     """
     budget = budget or TimeBudget()
     retry = retry or RetryPolicy()
     owner, slug = split_dataset_ref(dataset)
-    api = _new_api(config_dir, api_base_url, budget)
-    _authenticate(api, credentials)
+    api = _new_api(config_dir, api_base_url, budget, credentials)
     reference = f"{owner}/{slug}" if version is None else f"{owner}/{slug}/{version}"
     zip_path = dest_dir / f"{slug}.zip"
     dest_dir.mkdir(parents=True, exist_ok=True)
+    authenticated = False
 
     for attempt in range(1, retry.max_attempts + 1):
         budget.check(f"downloading {reference}")
         try:
+            if not authenticated:
+                # A token is checked over the network: that call is retried like the download.
+                _authenticate(api, credentials, empty_home=dest_dir)
+                authenticated = True
             # force=True: a warm Lambda's leftovers must never stand in for a fresh download.
             # The client prints the dataset URL; keep stdout for structured logs only.
             with contextlib.redirect_stdout(io.StringIO()):
@@ -193,7 +249,7 @@ def download_dataset_zip(
 
 
 def _classify(
-    error: BaseException, reference: str, credentials: KaggleCredentials
+    error: BaseException, reference: str, credentials: KaggleAuth
 ) -> KaggleDownloadError | None:
     """Map what the client raised onto our errors; ``None`` for errors that are not ours to map."""
     failure: KaggleDownloadError | None = None
@@ -203,8 +259,7 @@ def _classify(
         status = error.response.status_code if error.response is not None else None
         if status in _AUTH_STATUSES:
             failure = KaggleAuthError(
-                f"Kaggle rejected the credentials of user {credentials.username!r} "
-                f"(HTTP {status}: {error})"
+                f"Kaggle rejected {credentials.describe()} (HTTP {status}: {error})"
             )
         elif status == 404:
             failure = KaggleDatasetNotFoundError(
@@ -228,22 +283,23 @@ class _TransientError(KaggleDownloadError):
     transient = True
 
 
-def _authenticate(api: Any, credentials: KaggleCredentials) -> None:
-    """Authenticate ``api`` with legacy credentials, exposing them to the process only meanwhile.
+def _authenticate(api: Any, credentials: KaggleAuth, *, empty_home: Path) -> None:
+    """Authenticate ``api`` with the secret's credentials, exposing them to the process only
+    meanwhile, with ``HOME`` at ``empty_home`` (no ``~/.kaggle`` file can take precedence).
 
-    The legacy path makes no network call: wrong credentials surface on the download (401).
-    ``KAGGLE_API_TOKEN`` is hidden meanwhile so that an ambient token cannot take precedence.
+    The legacy pair makes no network call: wrong credentials surface on the download (401). A
+    token is introspected: Kaggle answers an inactive token with ``active: false`` (the client
+    then finds nothing else and exits) and, for a token it does not know, HTTP 401.
     """
-    with _scoped_environment(
-        {"KAGGLE_USERNAME": credentials.username, "KAGGLE_KEY": credentials.key}
-    ):
+    variables = {**credentials.environment(), "HOME": str(empty_home)}
+    with _scoped_environment(variables):
         try:
             with contextlib.redirect_stdout(io.StringIO()):  # its help text names ~/.kaggle
                 api.authenticate()
         except SystemExit as error:
             raise KaggleAuthError(
-                f"the kaggle client refused the credentials of user {credentials.username!r} "
-                f"(it exited with status {error.code})"
+                f"Kaggle did not accept {credentials.describe()}: it is wrong, expired or "
+                f"revoked (the kaggle client exited with status {error.code})"
             ) from None
 
 
@@ -277,10 +333,12 @@ class _TimeoutAdapter(HTTPAdapter):
         return super().send(request, timeout=timeout or self._budget.request_timeout(), **kwargs)
 
 
-def _new_api(config_dir: Path | None, api_base_url: str | None, budget: TimeBudget) -> Any:
+def _new_api(
+    config_dir: Path | None, api_base_url: str | None, budget: TimeBudget, credentials: KaggleAuth
+) -> Any:
     """A fresh client instance (never the module-global ``kaggle.api``)."""
     api_class = _bounded_api_class(config_dir)
-    return api_class(api_base_url, budget)
+    return api_class(api_base_url, budget, credentials)
 
 
 @cache
@@ -297,12 +355,16 @@ def _bounded_api_class(config_dir: Path | None) -> type[Any]:
     from kagglesdk import kaggle_env
 
     class BoundedKaggleApi(KaggleApi):  # type: ignore[misc]
-        """KaggleApi with an optional base URL, request timeouts and a bounded downloader."""
+        """KaggleApi with an optional base URL, request timeouts, the secret's credentials on
+        every request and a bounded downloader."""
 
-        def __init__(self, base_url: str | None, budget: TimeBudget) -> None:
+        def __init__(
+            self, base_url: str | None, budget: TimeBudget, credentials: KaggleAuth
+        ) -> None:
             super().__init__()
             self._mhealth_base_url = base_url
             self._mhealth_budget = budget
+            self._mhealth_credentials = credentials
 
         def build_kaggle_client(self) -> Any:
             if self._mhealth_base_url is None:
@@ -327,6 +389,8 @@ def _bounded_api_class(config_dir: Path | None) -> type[Any]:
                 )
             http_client._init_session()  # creates the session it will use, once
             session = http_client._session
+            # Its own choice reads KAGGLE_API_TOKEN and ~/.kaggle again: the secret decides.
+            session.auth = self._mhealth_credentials.session_auth()
             adapter = _TimeoutAdapter(self._mhealth_budget)
             session.mount("https://", adapter)
             session.mount("http://", adapter)

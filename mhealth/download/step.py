@@ -15,6 +15,8 @@ from botocore.exceptions import ClientError
 
 from mhealth.download.archive import upload_raw_logs
 from mhealth.download.kaggle import (
+    KaggleApiToken,
+    KaggleAuth,
     KaggleAuthError,
     KaggleCredentials,
     RetryPolicy,
@@ -116,8 +118,8 @@ def download_to_raw(
     return result
 
 
-def read_kaggle_credentials(secrets: SecretsManagerClient, secret_name: str) -> KaggleCredentials:
-    """The ``{"username": ..., "key": ...}`` pair stored in ``secret_name``."""
+def read_kaggle_credentials(secrets: SecretsManagerClient, secret_name: str) -> KaggleAuth:
+    """The credentials stored in ``secret_name``: ``{"token"}`` or ``{"username", "key"}``."""
     try:
         value = secrets.get_secret_value(SecretId=secret_name)
     except ClientError as error:
@@ -126,7 +128,7 @@ def read_kaggle_credentials(secrets: SecretsManagerClient, secret_name: str) -> 
             raise KaggleSecretError(
                 f"the Kaggle credentials secret {secret_name!r} does not exist. Create it: "
                 f"aws secretsmanager create-secret --name {secret_name} "
-                f"--secret-string {_SECRET_TEMPLATE}"
+                f"--secret-string {_TOKEN_TEMPLATE}"
             ) from error
         if code in {"AccessDeniedException", "AccessDenied"}:
             raise KaggleSecretError(
@@ -148,8 +150,13 @@ def read_kaggle_credentials(secrets: SecretsManagerClient, secret_name: str) -> 
     return parse_kaggle_secret(text, secret_name)
 
 
-def parse_kaggle_secret(text: str, secret_name: str) -> KaggleCredentials:
-    """Parse and vet the secret's JSON; placeholders and missing fields are errors."""
+def parse_kaggle_secret(text: str, secret_name: str) -> KaggleAuth:
+    """Parse and vet the secret's JSON; placeholders and missing fields are errors.
+
+    ``{"token": "KGAT_…"}`` is an API token (Kaggle's settings page, "Generate New Token");
+    ``{"username": …, "key": …}`` the legacy pair (kaggle.json). A secret holding a token is
+    read as a token whatever else it holds.
+    """
     try:
         data = json.loads(text)
     except ValueError:
@@ -159,6 +166,19 @@ def parse_kaggle_secret(text: str, secret_name: str) -> KaggleCredentials:
             f"the Kaggle credentials secret {secret_name!r} is not a JSON object; "
             + _fix_hint(secret_name)
         )
+    if "token" in data:
+        token = data["token"]
+        problem = None
+        if not isinstance(token, str) or not token.strip():
+            problem = "an empty 'token'"
+        elif _is_placeholder(token):
+            problem = f"'token' is still the placeholder {token!r}"
+        if problem:
+            raise KaggleSecretError(
+                f"the Kaggle credentials secret {secret_name!r} is not filled in ({problem}); "
+                + _fix_hint(secret_name)
+            )
+        return KaggleApiToken(token=token.strip())
     problems = []
     fields: dict[str, str] = {}
     for name in ("username", "key"):
@@ -170,23 +190,27 @@ def parse_kaggle_secret(text: str, secret_name: str) -> KaggleCredentials:
         else:
             fields[name] = raw.strip()
     if problems:
+        missing_all = (
+            len(problems) == 2 and not fields and all(p.startswith("no") for p in problems)
+        )
+        detail = "no 'token', nor 'username' and 'key'" if missing_all else ", ".join(problems)
         raise KaggleSecretError(
-            f"the Kaggle credentials secret {secret_name!r} is not filled in ("
-            + ", ".join(problems)
-            + "); "
+            f"the Kaggle credentials secret {secret_name!r} is not filled in ({detail}); "
             + _fix_hint(secret_name)
         )
     return KaggleCredentials(username=fields["username"], key=fields["key"])
 
 
-_SECRET_TEMPLATE: Final = """'{"username":"<kaggle-username>","key":"<kaggle-api-key>"}'"""
+_TOKEN_TEMPLATE: Final = """'{"token":"<your KGAT_... API token>"}'"""
+_LEGACY_TEMPLATE: Final = """'{"username":"<kaggle-username>","key":"<kaggle-api-key>"}'"""
 
 
 def _fix_hint(secret_name: str) -> str:
     return (
-        "put your Kaggle username and API key (kaggle.com → Settings → API) there: "
+        "put a Kaggle API token there (kaggle.com → Settings → API → Generate New Token): "
         f"aws secretsmanager put-secret-value --secret-id {secret_name} "
-        f"--secret-string {_SECRET_TEMPLATE}"
+        f"--secret-string {_TOKEN_TEMPLATE} (or the legacy pair from 'Legacy API Credentials': "
+        f"--secret-string {_LEGACY_TEMPLATE})"
     )
 
 

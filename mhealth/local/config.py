@@ -92,6 +92,8 @@ class LocalConfig:
     standin_port: int
     standin_username: str
     standin_key: str
+    #: The API token the stand-in issues (to standin_username), as the local secret holds it.
+    standin_token: str
     kaggle_datasets_dir: Path
     #: IAM on the local stage (``MHEALTH_IAM``): enforce | log | off.
     iam_mode: str = "enforce"
@@ -126,6 +128,7 @@ class LocalConfig:
             standin_port=_port(env, "MHEALTH_STANDIN_PORT", int(stage["kaggleStandinPort"])),
             standin_username=stage["kaggleUsername"],
             standin_key=stage["kaggleKey"],
+            standin_token=stage["kaggleToken"],
             kaggle_datasets_dir=state_dir / "kaggle-datasets",
             iam_mode=_iam_mode(env),
         )

@@ -17,6 +17,10 @@ from mhealth.settings import DEFAULT_KAGGLE_DATASET
 
 Report = Callable[[str], None]
 
+#: ``MHEALTH_KAGGLE_CREDENTIALS``: which credentials the local stage's secret holds
+#: (serverless.yml custom.localKaggleSecrets): an API token (the default) or the legacy pair.
+KAGGLE_CREDENTIAL_KINDS = ("token", "legacy")
+
 
 class DeployError(RuntimeError):
     """`sls deploy --stage local` failed; the message carries the tail of its output."""
@@ -88,6 +92,11 @@ def deploy_environment(config: LocalConfig, base: Mapping[str, str]) -> dict[str
 
 def deploy(config: LocalConfig, *, report: Report = print, timeout_s: float = 900) -> float:
     """Runs `npx sls deploy --stage local` from the repository root; returns its seconds."""
+    kind = os.environ.get("MHEALTH_KAGGLE_CREDENTIALS", "token")
+    if kind not in KAGGLE_CREDENTIAL_KINDS:
+        raise DeployError(
+            f"MHEALTH_KAGGLE_CREDENTIALS={kind!r}: use one of {', '.join(KAGGLE_CREDENTIAL_KINDS)}"
+        )
     npx = shutil.which("npx")
     if npx is None:
         raise DeployError("npx not found: install Node.js 20 and run `make setup`")

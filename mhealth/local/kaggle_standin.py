@@ -1,14 +1,22 @@
 """A local stand-in for Kaggle's dataset download API, so the real ``kaggle`` client runs offline.
 
-It speaks the one route the download step uses, as ``kagglesdk`` 0.1.38 calls it::
+It speaks the two routes the download step uses, as ``kagglesdk`` 0.1.38 calls them::
+
+    POST /v1/security.OAuthService/IntrospectToken      (only with an API token)
+    Authorization: Bearer KGAT_...
+    {"token": "KGAT_..."}
 
     POST /v1/datasets.DatasetApiService/DownloadDataset
-    Authorization: Basic base64(username:key)
+    Authorization: Basic base64(username:key)  or  Bearer KGAT_...
     {"ownerSlug": "...", "datasetSlug": "...", "datasetVersionNumber": 3}
 
-and answers with the zip itself (``application/zip``, exact ``Content-Length``,
-``Last-Modified``), a Kaggle-style JSON error (``{"code": 401, "message": ...}``) for wrong
-credentials or an unknown dataset, and ``GET /health`` → 200 for readiness checks.
+``kaggle`` 2.x checks an API token (``KAGGLE_API_TOKEN``) with the introspection call before
+anything else; the legacy pair is sent as Basic without any check. The stand-in answers the
+introspection with ``{"active": true, "username": ...}`` for a token it issued, ``{"active":
+false}`` for one it expired (:meth:`KaggleStandin.expire_token`), and HTTP 401 for a bearer it
+never issued; the download with the zip itself (``application/zip``, exact ``Content-Length``,
+``Last-Modified``), or a Kaggle-style JSON error (``{"code": 401, "message": ...}``) for wrong
+or expired credentials and an unknown dataset. ``GET /health`` → 200 for readiness checks.
 
 Datasets come from ``<datasets_dir>/<owner>/<slug>.zip`` or from bytes handed to
 :meth:`KaggleStandin.serve_bytes`; the version number is recorded but does not select a
@@ -17,7 +25,7 @@ downloads with an HTTP error) and :meth:`KaggleStandin.stall_next` (hold the nex
 before answering, to exercise client timeouts).
 
 Run it as ``python -m mhealth.local.kaggle_standin --host 127.0.0.1 --port 4599 --datasets-dir DIR
---username U --key K``.
+--username U --key K [--token KGAT_...]``.
 """
 
 from __future__ import annotations
@@ -48,6 +56,7 @@ from typing import BinaryIO, Final, Self
 from mhealth.core.kaggle_ref import is_part, split_dataset_ref
 
 DOWNLOAD_PATH: Final = "/v1/datasets.DatasetApiService/DownloadDataset"
+INTROSPECT_PATH: Final = "/v1/security.OAuthService/IntrospectToken"
 HEALTH_PATH: Final = "/health"
 
 _MAX_BODY_BYTES: Final = 64 * 1024
@@ -65,6 +74,8 @@ class RecordedRequest:
     version_number: int | None
     username: str | None
     status: int
+    #: How the request authenticated: "basic", "bearer", or None (no or malformed header).
+    scheme: str | None = None
 
 
 @dataclass(frozen=True)
@@ -87,12 +98,17 @@ class KaggleStandin:
         *,
         username: str,
         key: str,
+        tokens: Sequence[str] = (),
         datasets_dir: Path | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
         self.username = username
         self._key = key
+        #: API tokens this stand-in issued (to ``username``) and those it has since expired.
+        self._tokens = {token for token in tokens if token}
+        self._expired_tokens: set[str] = set()
+        self._introspections: list[tuple[bool, str | None]] = []
         self.datasets_dir = datasets_dir
         self._lock = threading.Lock()
         self._in_memory: dict[tuple[str, str], _Dataset] = {}
@@ -126,6 +142,18 @@ class KaggleStandin:
         """Hold the next ``count`` download requests ``seconds`` before answering them."""
         with self._lock:
             self._faults.extend(_Fault(stall_seconds=seconds) for _ in range(count))
+
+    def expire_token(self, token: str) -> None:
+        """From now on ``token`` introspects as inactive and downloads with it get 401."""
+        with self._lock:
+            self._tokens.discard(token)
+            self._expired_tokens.add(token)
+
+    @property
+    def introspections(self) -> list[tuple[bool, str | None]]:
+        """Token introspections so far: (answered active?, username answered)."""
+        with self._lock:
+            return list(self._introspections)
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -196,6 +224,20 @@ class KaggleStandin:
             key.encode(), self._key.encode()
         )
 
+    def _token_state(self, token: str) -> str:
+        """Whether ``token`` is "active", "expired" or "unknown" (constant-time comparisons)."""
+        with self._lock:
+            active, expired = set(self._tokens), set(self._expired_tokens)
+        if any(hmac.compare_digest(token.encode(), known.encode()) for known in active):
+            return "active"
+        if any(hmac.compare_digest(token.encode(), known.encode()) for known in expired):
+            return "expired"
+        return "unknown"
+
+    def _introspected(self, active: bool, username: str | None) -> None:
+        with self._lock:
+            self._introspections.append((active, username))
+
     def _find(self, owner: str, slug: str) -> _Dataset | None:
         with self._lock:
             found = self._in_memory.get((owner, slug))
@@ -237,6 +279,12 @@ def publish_dataset(datasets_dir: Path, dataset: str, zip_path: Path) -> Path:
     return target
 
 
+def _bearer_token(header: str | None) -> str | None:
+    if not header or not header.startswith("Bearer "):
+        return None
+    return header[len("Bearer ") :].strip() or None
+
+
 def _basic_credentials(header: str | None) -> tuple[str, str] | None:
     if not header or not header.startswith("Basic "):
         return None
@@ -262,14 +310,51 @@ def _handler_class(standin: KaggleStandin) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             body = self._read_body()
-            if self.path != DOWNLOAD_PATH:
+            if self.path == INTROSPECT_PATH:
+                self._introspect(body)
+            elif self.path == DOWNLOAD_PATH:
+                self._download(body)
+            else:
                 self._send_error(HTTPStatus.NOT_FOUND, f"no route for POST {self.path}")
+
+        def _introspect(self, body: bytes | None) -> None:
+            # The caller authenticates with the token it asks about; a bearer never issued
+            # is not a caller at all (401), an issued one gets RFC 7662's "active" answer.
+            bearer = _bearer_token(self.headers.get("Authorization"))
+            if bearer is None or standin._token_state(bearer) == "unknown":
+                self._send_error(HTTPStatus.UNAUTHORIZED, "Unauthenticated: unknown API token")
                 return
-            self._download(body)
+            try:
+                asked = json.loads(body or b"{}").get("token")
+            except (ValueError, AttributeError):
+                asked = None
+            if not isinstance(asked, str):
+                self._send_error(HTTPStatus.BAD_REQUEST, "expected a token")
+                return
+            if standin._token_state(asked) != "active":
+                standin._introspected(False, None)
+                self._send_json(HTTPStatus.OK, {"active": False})
+                return
+            standin._introspected(True, standin.username)
+            self._send_json(
+                HTTPStatus.OK,
+                {"active": True, "username": standin.username, "scope": "resources.admin:*"},
+            )
+
+        def _authenticated_user(self) -> tuple[str | None, str | None, bool]:
+            """(scheme, username, accepted) of the request's Authorization header."""
+            header = self.headers.get("Authorization")
+            bearer = _bearer_token(header)
+            if bearer is not None:
+                accepted = standin._token_state(bearer) == "active"
+                return "bearer", standin.username if accepted else None, accepted
+            credentials = _basic_credentials(header)
+            if credentials is not None:
+                return "basic", credentials[0], standin._credentials_match(*credentials)
+            return None, None, False
 
         def _download(self, body: bytes | None) -> None:
-            credentials = _basic_credentials(self.headers.get("Authorization"))
-            username = credentials[0] if credentials else None
+            scheme, username, accepted = self._authenticated_user()
             owner = slug = None
             version: int | None = None
             try:
@@ -281,7 +366,9 @@ def _handler_class(standin: KaggleStandin) -> type[BaseHTTPRequestHandler]:
                 request = None
 
             def answer(status: int) -> None:
-                standin._record(RecordedRequest(owner, slug, version, username, int(status)))
+                standin._record(
+                    RecordedRequest(owner, slug, version, username, int(status), scheme)
+                )
 
             fault = standin._next_fault()
             if fault is not None and fault.status is not None:
@@ -290,9 +377,14 @@ def _handler_class(standin: KaggleStandin) -> type[BaseHTTPRequestHandler]:
                 return
             if fault is not None and fault.stall_seconds:
                 standin._stopping.wait(fault.stall_seconds)
-            if credentials is None or not standin._credentials_match(*credentials):
+            if not accepted:
                 answer(HTTPStatus.UNAUTHORIZED)
-                self._send_error(HTTPStatus.UNAUTHORIZED, "Unauthenticated: wrong username or key")
+                self._send_error(
+                    HTTPStatus.UNAUTHORIZED,
+                    "Unauthenticated: expired or unknown API token"
+                    if scheme == "bearer"
+                    else "Unauthenticated: wrong username or key",
+                )
                 return
             if request is None or not isinstance(owner, str) or not isinstance(slug, str):
                 answer(HTTPStatus.BAD_REQUEST)
@@ -372,6 +464,12 @@ def build_arg_parser(parser: argparse.ArgumentParser | None = None) -> argparse.
     )
     parser.add_argument("--username", required=True, help="the Kaggle username to accept")
     parser.add_argument("--key", required=True, help="the Kaggle API key to accept")
+    parser.add_argument(
+        "--token",
+        action="append",
+        default=[],
+        help="an API token (KAGGLE_API_TOKEN) to accept as Bearer, for --username; repeatable",
+    )
     return parser
 
 
@@ -385,6 +483,7 @@ def serve(args: argparse.Namespace) -> int:
     standin = KaggleStandin(
         username=args.username,
         key=args.key,
+        tokens=args.token,
         datasets_dir=datasets_dir,
         host=args.host,
         port=args.port,

@@ -484,6 +484,8 @@ def _up(
                     config.standin_username,
                     "--key",
                     config.standin_key,
+                    "--token",
+                    config.standin_token,
                 ],
                 cwd=config.repo_root,
                 env=dict(base_env),

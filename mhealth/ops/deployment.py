@@ -21,6 +21,7 @@ OUTPUT_KEYS: Final[dict[str, str]] = {
     "table": "GlueTableName",
     "failure_topic_arn": "FailureTopicArn",
     "kaggle_secret_name": "KaggleSecretName",
+    "work_group": "AthenaWorkGroupName",
 }
 
 
@@ -45,6 +46,8 @@ class Deployment:
     table: str
     failure_topic_arn: str
     kaggle_secret_name: str
+    #: The stage's Athena work group: it enforces the result location (athena-results/).
+    work_group: str
 
     @property
     def athena_output_location(self) -> str:

@@ -15,6 +15,11 @@ if TYPE_CHECKING:
 SEED_QUERY: Final = 'SELECT * FROM "mhealth_db"."mhealth" WHERE user_id = \'1\' LIMIT 10'
 
 
+def seed_query(database: str, table: str) -> str:
+    """The README's example query on a stage's own database (``SEED_QUERY`` on the local one)."""
+    return f'SELECT * FROM "{database}"."{table}" WHERE user_id = \'1\' LIMIT 10'
+
+
 class QueryFailedError(RuntimeError):
     """Athena ended the query FAILED or CANCELLED; the message is its StateChangeReason."""
 
@@ -32,15 +37,21 @@ def run_query(
     sql: str,
     *,
     database: str,
-    output_location: str,
+    work_group: str | None = None,
+    output_location: str | None = None,
     timeout_seconds: float = 300,
 ) -> QueryResult:
-    """Starts ``sql``, waits for it with a deadline and fetches every page of its result."""
-    query_id = athena.start_query_execution(
-        QueryString=sql,
-        QueryExecutionContext={"Database": database},
-        ResultConfiguration={"OutputLocation": output_location},
-    )["QueryExecutionId"]
+    """Starts ``sql``, waits for it with a deadline and fetches every page of its result.
+
+    In a stage's work group the result location is the work group's (it enforces it);
+    ``output_location`` is for work groups without one.
+    """
+    request: Any = {"QueryString": sql, "QueryExecutionContext": {"Database": database}}
+    if work_group is not None:
+        request["WorkGroup"] = work_group
+    if output_location is not None:
+        request["ResultConfiguration"] = {"OutputLocation": output_location}
+    query_id = athena.start_query_execution(**request)["QueryExecutionId"]
     deadline = time.monotonic() + timeout_seconds
     delay = 0.1
     while True:

@@ -30,7 +30,9 @@ def publish_table(
     except glue.exceptions.EntityNotFoundException:
         glue.create_table(DatabaseName=database, TableInput=definition)
     else:
-        glue.update_table(DatabaseName=database, TableInput=definition)
+        # SkipArchive: a daily run would otherwise add a table version each time, and Glue keeps
+        # at most a quota's worth of them (then UpdateTable fails until old ones are deleted).
+        glue.update_table(DatabaseName=database, TableInput=definition, SkipArchive=True)
 
     wanted = sorted(set(user_ids), key=_numeric_first)
     known = _known_partitions(glue, database, table)

@@ -21,7 +21,14 @@
  *            custom.glueAssets.bucketOutput): before the stack update when the stack already exists,
  *            so the updated job never points at a missing object, and after it in every case (the
  *            bucket does not exist before the first deploy). Objects of earlier deploys under the
- *            same prefixes are removed after a successful update.
+ *            same prefixes are kept, so that `sls rollback` (an earlier template, naming earlier
+ *            keys) finds its script and library: after a successful update each of them gets the
+ *            tag <supersededTag>=true, and is copied onto itself meanwhile so that its age (what
+ *            S3 lifecycle rules count) starts at its supersession; the bucket's lifecycle rule
+ *            for that tag expires it some days later. An object that becomes current again (a
+ *            deploy of earlier sources) loses the tag.
+ *   rollback after `sls rollback`, the objects the Glue job now names (custom.glueAssets.jobOutput,
+ *            the stack output with the job's name) lose the tag.
  *
  * All AWS calls go through provider.request, so serverless-localstack redirects them on the local
  * stage like the rest of the deploy.
@@ -29,7 +36,9 @@
  * Settings (custom.glueAssets): script (the job script), library (the package folder zipped with
  * its folder name at the zip root), include (optional: the library paths to ship, a trailing "/"
  * for a folder), prefix (the data bucket's prefix for Glue assets, read from
- * mhealth/core/s3_layout.json), bucketOutput (the stack output holding the data bucket's name).
+ * mhealth/core/s3_layout.json), bucketOutput (the stack output holding the data bucket's name),
+ * supersededTag (the tag key marking objects of earlier deploys; default "superseded"), jobOutput
+ * (optional: the stack output holding the Glue job's name, for rollbacks).
  */
 
 const crypto = require('node:crypto');
@@ -128,7 +137,8 @@ class GlueAssetsPlugin {
     this.hooks = {
       'after:package:createDeploymentArtifacts': () => this.writePackagedAssets(),
       'after:aws:deploy:deploy:uploadArtifacts': () => this.uploadIfStackExists(),
-      'after:deploy:deploy': () => this.uploadAndPrune(),
+      'after:deploy:deploy': () => this.uploadAndSupersede(),
+      'after:rollback:rollback': () => this.keepRolledBackAssets(),
     };
   }
 
@@ -236,8 +246,7 @@ class GlueAssetsPlugin {
     return JSON.parse(fs.readFileSync(file, 'utf8'));
   }
 
-  async dataBucket() {
-    const settings = this.settings();
+  async stackOutput(name) {
     const stackName = this.provider.naming.getStackName();
     let stacks;
     try {
@@ -248,10 +257,16 @@ class GlueAssetsPlugin {
       if (String(error.message).includes('does not exist')) return null;
       throw error;
     }
-    const output = ((stacks[0] && stacks[0].Outputs) || []).find(
-      (o) => o.OutputKey === settings.bucketOutput
-    );
+    const output = ((stacks[0] && stacks[0].Outputs) || []).find((o) => o.OutputKey === name);
     return output ? output.OutputValue : null;
+  }
+
+  async dataBucket() {
+    return this.stackOutput(this.settings().bucketOutput);
+  }
+
+  supersededTag() {
+    return this.settings().supersededTag || 'superseded';
   }
 
   async uploadIfStackExists() {
@@ -260,7 +275,7 @@ class GlueAssetsPlugin {
     if (bucket) await this.upload(bucket, this.readManifest());
   }
 
-  async uploadAndPrune() {
+  async uploadAndSupersede() {
     const bucket = await this.dataBucket();
     if (!bucket) {
       throw new this.serverless.classes.Error(
@@ -269,12 +284,13 @@ class GlueAssetsPlugin {
     }
     const manifest = this.readManifest();
     await this.upload(bucket, manifest);
-    await this.prune(bucket, manifest);
+    await this.supersede(bucket, manifest);
   }
 
   async upload(bucket, manifest) {
     for (const object of manifest.objects) {
       if (await this.isUploaded(bucket, object)) {
+        await this.markCurrent(bucket, object.key);
         this.log.info(`Glue asset s3://${bucket}/${object.key} is up to date`);
         continue;
       }
@@ -302,10 +318,27 @@ class GlueAssetsPlugin {
     }
   }
 
-  /** Removes assets of earlier deploys: only keys under our two sub-prefixes, never the current ones. */
-  async prune(bucket, manifest) {
+  async isSuperseded(bucket, key) {
+    const { TagSet: tags } = await this.provider.request('S3', 'getObjectTagging', {
+      Bucket: bucket,
+      Key: key,
+    });
+    return (tags || []).some((t) => t.Key === this.supersededTag() && t.Value === 'true');
+  }
+
+  /** An object a template names again must not expire: drop the superseded tag if it has it. */
+  async markCurrent(bucket, key) {
+    if (await this.isSuperseded(bucket, key)) {
+      await this.provider.request('S3', 'deleteObjectTagging', { Bucket: bucket, Key: key });
+      this.log.notice(`Glue asset s3://${bucket}/${key} is current again`);
+    }
+  }
+
+  /** Tags the assets of earlier deploys (only keys under our two sub-prefixes, never the current
+   * ones); each is copied onto itself so that lifecycle expiration counts from now. */
+  async supersede(bucket, manifest) {
     const current = new Set(manifest.objects.map((o) => o.key));
-    const stale = [];
+    const earlier = [];
     for (const sub of ['jobs/', 'lib/']) {
       let token;
       do {
@@ -315,18 +348,49 @@ class GlueAssetsPlugin {
           ContinuationToken: token,
         });
         for (const item of page.Contents || []) {
-          if (!current.has(item.Key)) stale.push(item.Key);
+          if (!current.has(item.Key)) earlier.push(item.Key);
         }
         token = page.IsTruncated ? page.NextContinuationToken : undefined;
       } while (token);
     }
-    for (let i = 0; i < stale.length; i += 1000) {
-      await this.provider.request('S3', 'deleteObjects', {
+    let tagged = 0;
+    for (const key of earlier) {
+      if (await this.isSuperseded(bucket, key)) continue; // keeps its first supersession date
+      const head = await this.provider.request('S3', 'headObject', { Bucket: bucket, Key: key });
+      await this.provider.request('S3', 'copyObject', {
         Bucket: bucket,
-        Delete: { Objects: stale.slice(i, i + 1000).map((Key) => ({ Key })), Quiet: true },
+        Key: key,
+        CopySource: `${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`,
+        // S3 copies an object onto itself only with new metadata: the same, replaced.
+        MetadataDirective: 'REPLACE',
+        Metadata: head.Metadata || {},
+        ContentType: head.ContentType,
+        TaggingDirective: 'REPLACE',
+        Tagging: `${encodeURIComponent(this.supersededTag())}=true`,
       });
+      tagged += 1;
     }
-    if (stale.length > 0) this.log.info(`Removed ${stale.length} Glue asset(s) of earlier deploys`);
+    if (tagged > 0) {
+      this.log.info(`Tagged ${tagged} Glue asset(s) of earlier deploys ${this.supersededTag()}=true`);
+    }
+  }
+
+  /** After `sls rollback`: the script and library the restored job names are current again. */
+  async keepRolledBackAssets() {
+    const jobOutput = this.settings().jobOutput;
+    if (!jobOutput) return;
+    const bucket = await this.dataBucket();
+    const jobName = await this.stackOutput(jobOutput);
+    if (!bucket || !jobName) return;
+    const { Job: job } = await this.provider.request('Glue', 'getJob', { JobName: jobName });
+    const locations = [
+      job.Command && job.Command.ScriptLocation,
+      job.DefaultArguments && job.DefaultArguments['--extra-py-files'],
+    ];
+    for (const location of locations) {
+      const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(String(location || ''));
+      if (match && match[1] === bucket) await this.markCurrent(bucket, match[2]);
+    }
   }
 }
 

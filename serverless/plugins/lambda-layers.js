@@ -13,6 +13,10 @@
  * credentials there can be no deployed stack to compare with, so this plugin lets that comparison
  * treat the stack as new instead of failing: `sls package` then works in CI with no AWS account.
  * With credentials nothing changes.
+ *
+ * The AWS SDK for pandas managed layer has another version number in each region: the variable
+ * ${pandasLayer:arn} is its ARN for provider.region, from serverless/pandas-layers.json, and
+ * resolving it fails with a clear message for a region the map does not hold.
  */
 
 const { spawnSync } = require('node:child_process');
@@ -20,6 +24,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const LAYER_ROOT = path.join('build', 'layers');
+const PANDAS_LAYERS = path.join('serverless', 'pandas-layers.json');
 
 class LambdaLayersPlugin {
   constructor(serverless, options, { log } = {}) {
@@ -29,6 +34,35 @@ class LambdaLayersPlugin {
       'before:package:createDeploymentArtifacts': () => this.buildLayers(),
       'before:package:compileLayers': () => this.allowOfflineLayerComparison(),
     };
+    this.configurationVariablesSources = {
+      pandasLayer: {
+        resolve: async ({ address, resolveConfigurationProperty }) => {
+          if (address !== 'arn') {
+            throw new this.serverless.classes.Error(
+              `Unknown pandasLayer variable "${address}": use \${pandasLayer:arn}`
+            );
+          }
+          const region = await resolveConfigurationProperty(['provider', 'region']);
+          return { value: this.pandasLayerArn(region) };
+        },
+      },
+    };
+  }
+
+  /** The AWS SDK for pandas layer ARN for `region`, or a clear error naming what to do. */
+  pandasLayerArn(region) {
+    const file = path.join(this.serverless.serviceDir, PANDAS_LAYERS);
+    const map = JSON.parse(fs.readFileSync(file, 'utf8'));
+    const entry = (map.regions || {})[region];
+    if (!entry || typeof entry.arn !== 'string') {
+      const known = Object.keys(map.regions || {}).sort().join(', ');
+      throw new this.serverless.classes.Error(
+        `No AWS SDK for pandas layer (${map.layer}) known for region ${region} in ${PANDAS_LAYERS} ` +
+          `(known: ${known}). Look its ARN up at ${map.source} (Python 3.12, x86_64) and add ` +
+          `it to ${PANDAS_LAYERS}.`
+      );
+    }
+    return entry.arn;
   }
 
   /** Names of the layers that live under build/layers/ (the ones our script builds). */

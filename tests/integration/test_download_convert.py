@@ -269,7 +269,7 @@ def test_wrong_credentials_fail_naming_the_secret_and_write_nothing(
         download_to_raw(settings, s3=s3, secrets=secrets)
 
     message = str(caught.value)
-    assert "rejected the credentials" in message
+    assert "rejected the legacy API key" in message
     assert settings.kaggle_secret_name in message
     assert f"put-secret-value --secret-id {settings.kaggle_secret_name}" in message
     assert [r.status for r in standin.requests] == [401]  # no retry on a 401

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from mhealth.download.kaggle import KaggleApiToken, KaggleCredentials
 from mhealth.download.step import KaggleSecretError, deadline_from_remaining, parse_kaggle_secret
 from mhealth.settings import (
     DEFAULT_KAGGLE_DATASET,
@@ -97,8 +98,29 @@ def test_convert_settings() -> None:
 
 def test_secret_with_username_and_key_gives_credentials() -> None:
     credentials = parse_kaggle_secret('{"username": "ann", "key": "abc123"}', "s")
+    assert isinstance(credentials, KaggleCredentials)
     assert (credentials.username, credentials.key) == ("ann", "abc123")
     assert "abc123" not in repr(credentials)
+
+
+def test_secret_with_a_token_gives_an_api_token() -> None:
+    credentials = parse_kaggle_secret('{"token": " KGAT_0123abcd "}', "s")
+    assert isinstance(credentials, KaggleApiToken)
+    assert credentials.token == "KGAT_0123abcd"
+    assert "KGAT_0123abcd" not in repr(credentials)
+
+
+def test_a_token_wins_over_a_legacy_pair_in_the_same_secret() -> None:
+    text = '{"token": "KGAT_0123abcd", "username": "ann", "key": "abc123"}'
+    assert parse_kaggle_secret(text, "s") == KaggleApiToken("KGAT_0123abcd")
+
+
+def test_the_fix_names_the_token_flow_first() -> None:
+    with pytest.raises(KaggleSecretError) as caught:
+        parse_kaggle_secret("{}", "mhealth-dev/kaggle")
+    message = str(caught.value)
+    assert "no 'token', nor 'username' and 'key'" in message
+    assert message.index('{"token"') < message.index('{"username"')
 
 
 @pytest.mark.parametrize(
@@ -111,6 +133,10 @@ def test_secret_with_username_and_key_gives_credentials() -> None:
         '{"username": "REPLACE_ME", "key": "REPLACE_ME"}',
         '{"username": "<kaggle-username>", "key": "<kaggle-api-key>"}',
         '{"username": "ann", "key": "changeme"}',
+        '{"token": "REPLACE_ME"}',
+        '{"token": ""}',
+        '{"token": 42, "username": "ann", "key": "abc"}',
+        '{"token": "<your KGAT_... API token>"}',
     ],
 )
 def test_unusable_secret_names_the_secret_and_the_fix(text: str) -> None:

@@ -17,6 +17,7 @@ import pytest
 import requests
 
 from mhealth.download.kaggle import (
+    KaggleApiToken,
     KaggleAuthError,
     KaggleCredentials,
     KaggleDatasetNotFoundError,
@@ -26,10 +27,16 @@ from mhealth.download.kaggle import (
     TimeBudget,
     download_dataset_zip,
 )
-from mhealth.local.kaggle_standin import DOWNLOAD_PATH, KaggleStandin, publish_dataset
+from mhealth.local.kaggle_standin import (
+    DOWNLOAD_PATH,
+    INTROSPECT_PATH,
+    KaggleStandin,
+    publish_dataset,
+)
 
 DATASET = "nirmalsankalana/mhealth-dataset-data-set"
 USER, KEY = "local-kaggle-user", "local-kaggle-key"
+TOKEN = "KGAT_unit-test-token"
 FAST_RETRY = RetryPolicy(max_attempts=3, base_delay_seconds=0.01)
 
 
@@ -54,7 +61,7 @@ def _post(standin: KaggleStandin, auth: str | None, body: object) -> requests.Re
 
 @pytest.fixture
 def standin() -> Iterator[KaggleStandin]:
-    with KaggleStandin(username=USER, key=KEY) as server:
+    with KaggleStandin(username=USER, key=KEY, tokens=[TOKEN]) as server:
         server.serve_bytes(DATASET, ZIP)
         yield server
 
@@ -184,7 +191,7 @@ def test_client_leaves_no_trace_in_the_process(
 def test_wrong_key_is_an_auth_error_without_retries(
     standin: KaggleStandin, tmp_path: Path, kaggle_config_dir: Path
 ) -> None:
-    with pytest.raises(KaggleAuthError, match="rejected the credentials of user"):
+    with pytest.raises(KaggleAuthError, match="rejected the legacy API key of user"):
         _download(standin, tmp_path, kaggle_config_dir, credentials=KaggleCredentials(USER, "nope"))
     assert [r.status for r in standin.requests] == [401]
     assert list(tmp_path.iterdir()) == []
@@ -304,3 +311,91 @@ def test_command_line_server_serves_a_datasets_dir(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+# -- API tokens (KAGGLE_API_TOKEN) -------------------------------------------------------------
+
+
+def _introspect(standin: KaggleStandin, bearer: str | None, token: str) -> requests.Response:
+    headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
+    return requests.post(
+        standin.url + INTROSPECT_PATH, json={"token": token}, headers=headers, timeout=10
+    )
+
+
+def test_introspection_answers_active_inactive_or_401(standin: KaggleStandin) -> None:
+    """RFC 7662's shape (``active``, ``username``), as kagglesdk's IntrospectTokenResponse reads
+    it; a bearer the server never issued is no caller at all."""
+    assert _introspect(standin, TOKEN, TOKEN).json()["active"] is True
+    assert _introspect(standin, TOKEN, TOKEN).json()["username"] == USER
+    assert _introspect(standin, None, TOKEN).status_code == 401
+    assert _introspect(standin, "KGAT_never-issued", "KGAT_never-issued").status_code == 401
+    standin.expire_token(TOKEN)
+    expired = _introspect(standin, TOKEN, TOKEN)
+    assert (expired.status_code, expired.json()) == (200, {"active": False})
+
+
+def test_download_accepts_an_issued_bearer_token_only(standin: KaggleStandin) -> None:
+    body = {"ownerSlug": "nirmalsankalana", "datasetSlug": "mhealth-dataset-data-set"}
+    assert _post(standin, f"Bearer {TOKEN}", body).content == ZIP
+    assert _post(standin, "Bearer KGAT_never-issued", body).status_code == 401
+    standin.expire_token(TOKEN)
+    assert _post(standin, f"Bearer {TOKEN}", body).status_code == 401
+    assert [(r.scheme, r.status) for r in standin.requests] == [
+        ("bearer", 200),
+        ("bearer", 401),
+        ("bearer", 401),
+    ]
+
+
+def test_a_token_is_introspected_then_sent_as_bearer_by_the_real_client(
+    standin: KaggleStandin, tmp_path: Path, kaggle_config_dir: Path
+) -> None:
+    path = _download(standin, tmp_path, kaggle_config_dir, credentials=KaggleApiToken(TOKEN))
+    assert path.read_bytes() == ZIP
+    assert standin.introspections == [(True, USER)]
+    assert [(r.scheme, r.username, r.status) for r in standin.requests] == [("bearer", USER, 200)]
+    assert "KAGGLE_API_TOKEN" not in os.environ
+
+
+def test_the_legacy_pair_is_sent_as_basic_whatever_token_the_machine_has(
+    standin: KaggleStandin,
+    tmp_path: Path,
+    kaggle_config_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """kagglesdk prefers KAGGLE_API_TOKEN and ~/.kaggle/access_token to a username and key;
+    the secret's legacy pair must win over both (and trigger no token check)."""
+    home = tmp_path / "home"
+    (home / ".kaggle").mkdir(parents=True)
+    (home / ".kaggle" / "access_token").write_text(TOKEN, encoding="utf-8")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("KAGGLE_API_TOKEN", TOKEN)
+    path = _download(standin, tmp_path / "dest", kaggle_config_dir)
+    assert path.read_bytes() == ZIP
+    assert standin.introspections == []
+    assert [(r.scheme, r.username) for r in standin.requests] == [("basic", USER)]
+    assert os.environ["HOME"] == str(home)  # restored
+    assert os.environ["KAGGLE_API_TOKEN"] == TOKEN
+
+
+@pytest.mark.parametrize("expired", [True, False], ids=["expired", "never-issued"])
+def test_a_bad_token_is_an_auth_error_at_once_without_retries(
+    standin: KaggleStandin, tmp_path: Path, kaggle_config_dir: Path, *, expired: bool
+) -> None:
+    token = TOKEN if expired else "KGAT_never-issued"
+    if expired:
+        standin.expire_token(TOKEN)
+    sleeps: list[float] = []
+    with pytest.raises(KaggleAuthError, match="API token"):
+        _download(
+            standin,
+            tmp_path,
+            kaggle_config_dir,
+            credentials=KaggleApiToken(token),
+            sleep=sleeps.append,
+        )
+    assert sleeps == []
+    assert standin.requests == []  # never got as far as the download
+    assert standin.introspections == ([(False, None)] if expired else [])
+    assert list(tmp_path.iterdir()) == []

@@ -71,7 +71,8 @@ def _offline_environment(tmp: Path) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith("AWS_") and key not in {"MHEALTH_LOCAL_PORT", "MHEALTH_STANDIN_PORT"}
+        if not key.startswith("AWS_")
+        and key not in {"MHEALTH_LOCAL_PORT", "MHEALTH_STANDIN_PORT", "MHEALTH_KAGGLE_CREDENTIALS"}
     }
     env.update(
         AWS_SHARED_CREDENTIALS_FILE=str(tmp / "no-credentials"),
@@ -368,7 +369,11 @@ def test_lifecycle_rules_use_the_layout_prefixes(prod: Packaged) -> None:
     rules = prod.resources["DataBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
     assert all(rule["Status"] == "Enabled" for rule in rules)
     assert any(rule.get("AbortIncompleteMultipartUpload") for rule in rules)
-    expiring = {rule["Prefix"]: rule["ExpirationInDays"] for rule in rules if "Prefix" in rule}
+    expiring = {
+        rule["Prefix"]: rule["ExpirationInDays"]
+        for rule in rules
+        if "Prefix" in rule and "TagFilters" not in rule
+    }
     assert set(expiring) == {PREFIXES.quarantine, PREFIXES.athena_results}
     assert all(days > 0 for days in expiring.values())
     # raw/, stage/ and processed/ are the pipeline's state: nothing expires them.
@@ -480,16 +485,16 @@ def test_download_settings_name_the_secret_and_carry_no_credentials(packaged: Pa
     env = packaged.function("download")["Environment"]["Variables"]
     secret = packaged.resources["KaggleSecret"]["Properties"]
     assert env["KAGGLE_SECRET_NAME"] == secret["Name"]
+    stage = local_stage_values()
     assert env["KAGGLE_CONFIG_DIR"] == "/tmp/kaggle"
     assert env["KAGGLE_DATASET"] == "nirmalsankalana/mhealth-dataset-data-set"
     assert env["DATA_BUCKET"] == {"Ref": "DataBucket"}
-    credentials = json.loads(secret["SecretString"])
+    secrets = set(json.loads(secret["SecretString"]).values())
+    secrets |= {stage["kaggleToken"], stage["kaggleKey"]}
     for function in ("download", "convert"):
         variables = packaged.function(function)["Environment"]["Variables"]
-        assert not {"KAGGLE_USERNAME", "KAGGLE_KEY"} & set(variables)
-        assert not {credentials["username"], credentials["key"]} & {
-            v for v in variables.values() if isinstance(v, str)
-        }
+        assert not {"KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_API_TOKEN"} & set(variables)
+        assert not secrets & {v for v in variables.values() if isinstance(v, str)}
 
 
 def test_only_the_local_stage_points_the_download_at_the_kaggle_standin(
@@ -503,15 +508,15 @@ def test_only_the_local_stage_points_the_download_at_the_kaggle_standin(
     assert "KAGGLE_API_BASE_URL" not in prod.function("download")["Environment"]["Variables"]
 
 
-def test_secret_holds_a_placeholder_on_aws_and_the_standin_credentials_locally(
+def test_secret_holds_a_token_placeholder_on_aws_and_the_standin_token_locally(
     prod: Packaged, local: Packaged
 ) -> None:
+    # The token flow first: Kaggle's settings page issues API tokens; username/key is "legacy".
     placeholder = json.loads(prod.resources["KaggleSecret"]["Properties"]["SecretString"])
-    assert placeholder == {"username": "REPLACE_ME", "key": "REPLACE_ME"}
+    assert placeholder == {"token": "REPLACE_ME"}
     stage = local_stage_values()
     assert json.loads(local.resources["KaggleSecret"]["Properties"]["SecretString"]) == {
-        "username": stage["kaggleUsername"],
-        "key": stage["kaggleKey"],
+        "token": stage["kaggleToken"]
     }
 
 
@@ -621,7 +626,7 @@ def test_glue_job_is_glue5_single_run_with_timeout_and_arguments(prod: Packaged)
     assert args["--table"] == "mhealth"
     assert args["--recording_start"] == "2014-01-01T00:00:00Z"
     database = prod.resources["GlueDatabase"]["Properties"]["DatabaseInput"]
-    assert database["Name"] == "mhealth_db"
+    assert database["Name"] == "mhealth_db_prod"
     assert prod.of_type("AWS::Glue::Table") == {}  # the job creates and updates the table
 
 
@@ -712,3 +717,257 @@ def test_daily_schedule_rule_starts_the_state_machine(prod: Packaged, local: Pac
         assert props["State"] == state
         (target,) = props["Targets"]
         assert target["Arn"] == {"Ref": "PipelineStateMachine"}
+
+
+# ------------------------------------------------------------------- AWS stages side by side
+
+
+@pytest.fixture(scope="module")
+def dev(project: Path, tmp_path_factory: pytest.TempPathFactory) -> Packaged:
+    return _package(project, "dev", tmp_path_factory.mktemp("sls-dev") / "package")
+
+
+#: Where each resource type carries its account-wide (or region-wide) name.
+NAME_PROPERTIES: dict[str, tuple[str, ...]] = {
+    "AWS::S3::Bucket": ("BucketName",),
+    "AWS::IAM::Role": ("RoleName",),
+    "AWS::StepFunctions::StateMachine": ("StateMachineName",),
+    "AWS::Glue::Job": ("Name",),
+    "AWS::Glue::Database": ("DatabaseInput", "Name"),
+    "AWS::Events::Rule": ("Name",),
+    "AWS::SNS::Topic": ("TopicName",),
+    "AWS::SecretsManager::Secret": ("Name",),
+    "AWS::Athena::WorkGroup": ("Name",),
+    "AWS::Lambda::Function": ("FunctionName",),
+    "AWS::Lambda::LayerVersion": ("LayerName",),
+    "AWS::Logs::LogGroup": ("LogGroupName",),
+}
+
+
+def _account_wide_names(packaged: Packaged) -> dict[str, str | None]:
+    """logical id -> its explicit name (rendered), or None where CloudFormation names it."""
+    parameters = packaged.template.get("Parameters", {})
+    names: dict[str, str | None] = {}
+    for logical_id, resource in packaged.resources.items():
+        path = NAME_PROPERTIES.get(resource["Type"])
+        if path is None:
+            continue
+        value: Any = resource.get("Properties", {})
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        if isinstance(value, dict) and "Fn::If" in value:
+            # The bucket: a name only when the stack parameter says so (empty by default).
+            condition = packaged.template["Conditions"][value["Fn::If"][0]]
+            parameter = condition["Fn::Not"][0]["Fn::Equals"][0]["Ref"]
+            value = parameters[parameter]["Default"] or None
+        names[logical_id] = None if value is None else str(render(value))
+    return names
+
+
+def test_every_account_wide_name_differs_between_dev_and_prod(
+    dev: Packaged, prod: Packaged
+) -> None:
+    """Two stages share an account: every explicit name carries the stage, and the rest are
+    named by CloudFormation from the stack name (mhealth-pipeline-<stage>), unique per stack."""
+    dev_names, prod_names = _account_wide_names(dev), _account_wide_names(prod)
+    assert set(dev_names) == set(prod_names)
+    types = {prod.resources[logical_id]["Type"] for logical_id in prod_names}
+    assert types == set(NAME_PROPERTIES)  # every kind of name above is in the template
+    for logical_id in prod_names:
+        dev_name, prod_name = dev_names[logical_id], prod_names[logical_id]
+        if dev_name is None and prod_name is None:
+            continue  # CloudFormation's <stack>-<logical id>-<suffix>
+        assert dev_name != prod_name, f"{logical_id} is {prod_name!r} on both stages"
+        assert dev_name is not None and "dev" in dev_name, logical_id
+        assert prod_name is not None and "prod" in prod_name, logical_id
+    assert prod_names["GlueDatabase"] == "mhealth_db_prod"
+    assert dev_names["GlueDatabase"] == "mhealth_db_dev"
+
+
+def test_the_local_stage_keeps_the_readme_database_name(local: Packaged) -> None:
+    # README: SELECT * FROM "mhealth_db"."mhealth" WHERE user_id = '1' LIMIT 10 (local stage).
+    database = local.resources["GlueDatabase"]["Properties"]["DatabaseInput"]
+    assert database["Name"] == "mhealth_db"
+    assert local.template["Outputs"]["GlueDatabaseName"]["Value"] == {"Ref": "GlueDatabase"}
+
+
+# ------------------------------------------------------------------- the Glue role's S3 probes
+
+BUCKET = "mhealth-pipeline-prod-databucket-example"
+
+
+def _concrete(value: Any) -> Any:
+    """A template value with the data bucket and the pseudo parameters filled in."""
+    rendered = render(value)
+    if isinstance(rendered, list):
+        return [_concrete(item) for item in rendered]
+    if isinstance(rendered, dict):
+        return {key: _concrete(item) for key, item in rendered.items()}
+    if isinstance(rendered, str):
+        for placeholder, text in {
+            "${DataBucket.Arn}": f"arn:aws:s3:::{BUCKET}",
+            "${DataBucket}": BUCKET,
+            "${AWS::Partition}": "aws",
+            "${AWS::Region}": "us-east-1",
+            "${AWS::AccountId}": "123456789012",
+        }.items():
+            rendered = rendered.replace(placeholder, text)
+    return rendered
+
+
+def _glue_role_decision(prod: Packaged, operation: str, **params: str) -> list[str]:
+    """The project's own IAM evaluator (the one the local stage enforces) on one S3 request."""
+    extension = str(REPO / "localstack")
+    if extension not in sys.path:
+        sys.path.append(extension)
+    from mhealth_localstack.iam import actions
+    from mhealth_localstack.iam.policy import evaluate, parse_policy
+
+    role = prod.resources["GlueJobRole"]["Properties"]
+    statements = tuple(
+        statement
+        for policy in role["Policies"]
+        for statement in parse_policy(policy["PolicyName"], _concrete(policy["PolicyDocument"]))
+    )
+    target = actions.Target(region="us-east-1", account_id="123456789012")
+    checks = actions.checks_for("s3", operation, {"Bucket": BUCKET, **params}, target)
+    assert checks
+    return [evaluate(statements, check).outcome for check in checks]
+
+
+@pytest.mark.parametrize(
+    ("operation", "params"),
+    [
+        # Hadoop S3A / Glue's S3 connector: "does the directory exist?" lists the bare prefix...
+        ("ListObjectsV2", {"Prefix": "stage", "Delimiter": "/", "MaxKeys": "1"}),
+        ("ListObjectsV2", {"Prefix": "stage/", "Delimiter": "/"}),
+        ("ListObjectsV2", {"Prefix": "processed/user_id=1/"}),
+        ("ListObjectsV2", {"Prefix": "processed"}),
+        # ...and HEADs the folder-marker keys of the older S3 clients.
+        ("HeadObject", {"Key": "stage_$folder$"}),
+        ("HeadObject", {"Key": "processed/user_id=1_$folder$"}),
+        ("GetObject", {"Key": "stage/mHealth_subject1.parquet"}),
+        ("PutObject", {"Key": "processed/user_id=1/part-0.parquet"}),
+        ("GetObject", {"Key": "glue-assets/jobs/mhealth_job-0123456789abcdef.py"}),
+        ("GetBucketLocation", {}),
+    ],
+)
+def test_glue_role_allows_the_probes_of_its_s3_clients(
+    prod: Packaged, operation: str, params: dict[str, str]
+) -> None:
+    """s3:prefix is the ListBucket request's prefix parameter ("Amazon S3 condition key
+    examples", https://docs.aws.amazon.com/AmazonS3/latest/userguide/amazon-s3-policy-keys.html);
+    GetBucketLocation has no s3:prefix key at all (Service Authorization Reference,
+    https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html)."""
+    assert _glue_role_decision(prod, operation, **params) == ["allow"]
+
+
+def test_glue_role_may_list_the_bucket_so_a_missing_probe_key_is_404_not_403(
+    prod: Packaged,
+) -> None:
+    """HeadObject: "If the object you request doesn't exist, the error that Amazon S3 returns
+    depends on whether you also have the s3:ListBucket permission" (404 with it, 403 without:
+    https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html). S3 checks that
+    permission without a prefix, as the local stage's enforcement does."""
+    assert _glue_role_decision(prod, "HeadBucket") == ["allow"]
+
+
+@pytest.mark.parametrize(
+    ("operation", "params"),
+    [
+        ("ListObjectsV2", {"Prefix": "raw/"}),
+        ("ListObjectsV2", {"Prefix": "quarantine/"}),
+        ("GetObject", {"Key": "raw/mHealth_subject1.log"}),
+        ("PutObject", {"Key": "stage/mHealth_subject1.parquet"}),
+        ("PutObject", {"Key": "glue-assets/jobs/other.py"}),
+    ],
+)
+def test_glue_role_stays_out_of_the_other_prefixes(
+    prod: Packaged, operation: str, params: dict[str, str]
+) -> None:
+    assert _glue_role_decision(prod, operation, **params) == ["implicit-deny"]
+
+
+# ---------------------------------------------------------------------------- Athena work group
+
+
+def test_each_stage_has_its_athena_work_group_with_enforced_encrypted_results(
+    dev: Packaged, prod: Packaged
+) -> None:
+    names = set()
+    for packaged in (dev, prod):
+        _, group = packaged.one("AWS::Athena::WorkGroup")
+        props = group["Properties"]
+        names.add(props["Name"])
+        configuration = props["WorkGroupConfiguration"]
+        assert configuration["EnforceWorkGroupConfiguration"] is True
+        result = configuration["ResultConfiguration"]
+        assert render(result["OutputLocation"]) == f"s3://${{DataBucket}}/{PREFIXES.athena_results}"
+        assert result["EncryptionConfiguration"] == {"EncryptionOption": "SSE_S3"}
+        # Athena's minimum cutoff is 10 MB (WorkGroupConfiguration, AWS::Athena::WorkGroup).
+        assert int(configuration["BytesScannedCutoffPerQuery"]) >= 10_000_000
+        outputs = packaged.template["Outputs"]
+        assert outputs["AthenaWorkGroupName"]["Value"] == {"Ref": "AthenaWorkGroup"}
+    assert names == {"mhealth-pipeline-dev", "mhealth-pipeline-prod"}
+
+
+# ------------------------------------------------------------------- rollback-safe Glue assets
+
+
+def test_superseded_glue_assets_expire_by_tag_and_current_ones_never(prod: Packaged) -> None:
+    rules = prod.resources["DataBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    on_assets = [rule for rule in rules if rule.get("Prefix", "").startswith(PREFIXES.glue_assets)]
+    assert len(on_assets) == 1
+    (rule,) = on_assets
+    # Only tagged (superseded) objects: the job's current script and library carry no tag.
+    assert rule["TagFilters"] == [{"Key": "superseded", "Value": "true"}]
+    assert rule["Prefix"] == PREFIXES.glue_assets
+    assert 1 <= rule["ExpirationInDays"] <= 365
+    plugin = (REPO / "serverless" / "plugins" / "glue-assets.js").read_text(encoding="utf-8")
+    assert "deleteObjects" not in plugin and "deleteObject'" not in plugin
+
+
+# --------------------------------------------------------------- pandas layer per region, secrets
+
+
+def _sls_print(
+    project: Path, tmp: Path, *args: str, **env: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(SLS), "print", "--format", "json", *args],
+        cwd=project,
+        env={**_offline_environment(tmp), **env},
+        capture_output=True,
+        text=True,
+        timeout=PACKAGE_TIMEOUT_SECONDS,
+        check=False,
+    )
+
+
+def test_the_pandas_layer_arn_is_chosen_for_the_region(project: Path, tmp_path: Path) -> None:
+    # https://aws-sdk-pandas.readthedocs.io/en/stable/layers.html (3.16.1): af-south-1, 3.12.
+    printed = _sls_print(project, tmp_path, "--stage", "prod", "--region", "af-south-1")
+    assert printed.returncode == 0, printed.stderr
+    layers = json.loads(printed.stdout)["functions"]["convert"]["layers"]
+    assert "arn:aws:lambda:af-south-1:336392948345:layer:AWSSDKPandas-Python312:26" in layers
+
+
+def test_packaging_fails_clearly_for_a_region_without_a_known_pandas_layer(
+    project: Path, tmp_path: Path
+) -> None:
+    printed = _sls_print(project, tmp_path, "--stage", "prod", "--region", "mx-central-9")
+    assert printed.returncode != 0
+    output = printed.stdout + printed.stderr
+    assert "No AWS SDK for pandas layer" in output
+    assert "mx-central-9" in output and "serverless/pandas-layers.json" in output
+
+
+def test_the_local_stage_seeds_the_legacy_pair_when_asked(project: Path, tmp_path: Path) -> None:
+    stage = local_stage_values()
+    printed = _sls_print(project, tmp_path, "--stage", "local", MHEALTH_KAGGLE_CREDENTIALS="legacy")
+    assert printed.returncode == 0, printed.stderr
+    secret = json.loads(printed.stdout)["resources"]["Resources"]["KaggleSecret"]
+    assert json.loads(secret["Properties"]["SecretString"]) == {
+        "username": stage["kaggleUsername"],
+        "key": stage["kaggleKey"],
+    }

@@ -455,6 +455,40 @@ class AthenaProvider(ServiceLifecycleHook):
             raise _invalid_request("WorkGroup is already created")
         return {}
 
+    @handler("UpdateWorkGroup", expand=False)
+    def update_work_group(self, context: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+        """moto has no UpdateWorkGroup: apply ConfigurationUpdates, Description and State."""
+        name = str(request.get("WorkGroup") or "")
+        group = _athena_backend(context).work_groups.get(name)
+        if group is None:
+            raise _invalid_request(f"WorkGroup {name} is not found.")
+        updates = dict(request.get("ConfigurationUpdates") or {})
+        configuration = dict(group.configuration or {})
+        result = dict(configuration.get("ResultConfiguration") or {})
+        result_updates = dict(updates.pop("ResultConfigurationUpdates", None) or {})
+        for member, value in result_updates.items():
+            if member.startswith("Remove"):
+                if value:
+                    result.pop(member[len("Remove") :], None)
+            else:
+                result[member] = value
+        location = result.get("OutputLocation")
+        if location and not str(location).startswith("s3://"):
+            raise _invalid_request(f"OutputLocation must be an S3 URI: {location}")
+        if updates.pop("RemoveBytesScannedCutoffPerQuery", False):
+            configuration.pop("BytesScannedCutoffPerQuery", None)
+        configuration.update(updates)
+        if result:
+            configuration["ResultConfiguration"] = result
+        else:
+            configuration.pop("ResultConfiguration", None)
+        group.configuration = configuration
+        if "Description" in request:
+            group.description = str(request.get("Description") or "")
+        if request.get("State") in ("ENABLED", "DISABLED"):
+            group.state = request["State"]
+        return {}
+
     def _glue(self, context: RequestContext) -> Any:
         return connect_to(
             region_name=context.region,
