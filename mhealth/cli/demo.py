@@ -75,7 +75,7 @@ def _demo(args: argparse.Namespace) -> int:
             return 1
     deployment = load_deployment(clients("cloudformation"), "local")
 
-    heading("4/5 run the pipeline: Download → Convert (per file) → Glue job")
+    heading("4/5 run the pipeline: Download → Mirror → Convert (per file) → Glue job")
     execution_arn = start_execution(clients("stepfunctions"), deployment.state_machine_arn, {})
     print(f"execution {execution_arn.rsplit(':', 1)[-1]}")
     outcome = follow(clients, execution_arn, timeout=3600)

@@ -316,7 +316,11 @@ def test_every_resource_of_the_pipeline_is_in_the_template(packaged: Packaged) -
         props["Properties"]["Handler"]
         for props in packaged.of_type("AWS::Lambda::Function").values()
     }
-    assert handlers == {"handlers/download_dataset.handler", "handlers/convert_logs.handler"}
+    assert handlers == {
+        "handlers/download_dataset.handler",
+        "handlers/mirror_raw.handler",
+        "handlers/convert_logs.handler",
+    }
     assert "AWS::Scheduler::Schedule" not in types  # the schedule is an EventBridge rule
     assert set(packaged.template["Outputs"]) >= REQUIRED_OUTPUTS
 
