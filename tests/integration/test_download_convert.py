@@ -417,6 +417,7 @@ def test_convert_handler_counts_rows_and_quarantines_bad_lines(
             "rows_in": 30,
             "rows_written": 30,
             "rows_quarantined": 0,
+            "converted": True,
         },
         {
             "raw_key": "raw/mHealth_subject2.log",
@@ -425,9 +426,11 @@ def test_convert_handler_counts_rows_and_quarantines_bad_lines(
             "rows_in": 43,
             "rows_written": 40,
             "rows_quarantined": 3,
+            "converted": True,
         },
     ]
     assert (result["rows_in"], result["rows_written"], result["rows_quarantined"]) == (73, 70, 3)
+    assert (result["converted"], result["unchanged"]) == (2, 0)
 
     table = pq.read_table(io.BytesIO(object_bytes(s3, bucket, "stage/mHealth_subject2.parquet")))
     assert table.num_rows == 40
