@@ -310,3 +310,55 @@ def test_unchanged_log_is_not_converted_again_and_a_changed_one_is(
     ] == [_log_key(5)]
     assert len(converted) == 10
     assert stage.rows_per_user()["5"] == len(lines) - 100
+
+
+# ------------------------------------------------------------------------------ mirror alone
+
+
+@pytest.fixture
+def bucket(aws_client: AwsClient, unique_name: Callable[[str], str]) -> Iterator[str]:
+    """An empty bucket of its own (not the deployed stage's)."""
+    s3 = aws_client("s3")
+    name = unique_name("raw-mirror")
+    s3.create_bucket(Bucket=name)
+    yield name
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
+        for item in page.get("Contents", []):
+            s3.delete_object(Bucket=name, Key=item["Key"])
+    s3.delete_bucket(Bucket=name)
+
+
+def test_mirror_of_a_raw_without_logs_fails_and_deletes_nothing(
+    aws_client: AwsClient, bucket: str
+) -> None:
+    from mhealth.convert.mirror import NoRawLogsError, mirror_raw
+
+    s3 = aws_client("s3")
+    s3.put_object(Bucket=bucket, Key="raw/notes.txt", Body=b"x")
+    s3.put_object(Bucket=bucket, Key="stage/mHealth_subject1.parquet", Body=b"stale")
+
+    with pytest.raises(NoRawLogsError, match=r"holds no mHealth_subject<N>\.log to convert"):
+        mirror_raw(s3, bucket)
+
+    keys = {item["Key"] for item in s3.list_objects_v2(Bucket=bucket)["Contents"]}
+    assert keys == {
+        "raw/notes.txt",
+        "stage/mHealth_subject1.parquet",  # nothing deleted on a failed run
+        "quarantine/raw-names/notes.txt.json",  # but the stray is reported
+    }
+
+
+def test_mirror_lists_every_page_of_raw(aws_client: AwsClient, bucket: str) -> None:
+    from mhealth.convert.mirror import mirror_raw
+
+    s3 = aws_client("s3")
+    # ListObjectsV2 returns up to 1,000 keys per page
+    # (https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html, MaxKeys).
+    subjects = range(1, 1003)
+    for subject in subjects:
+        s3.put_object(Bucket=bucket, Key=f"raw/mHealth_subject{subject}.log", Body=b"")
+
+    result = mirror_raw(s3, bucket)
+
+    assert result["raw_keys"] == [f"raw/mHealth_subject{n}.log" for n in subjects]
+    assert (result["quarantined"], result["removed"]) == (0, 0)
