@@ -42,7 +42,8 @@ def main(argv: list[str]) -> None:
     result = run(glue_context.spark_session, args, io=io, glue=boto3.client("glue"))
     print(
         f"mhealth job: wrote partitions user_id={','.join(result.partitions)}; "
-        f"newly catalogued: {','.join(result.new_partitions) or 'none'}"
+        f"newly catalogued: {','.join(result.new_partitions) or 'none'}; "
+        f"removed (no longer in stage/): {','.join(result.removed_partitions) or 'none'}"
     )
     job.commit()
 

@@ -1,4 +1,4 @@
-"""Lambda entry point of the download step: Kaggle dataset → ``raw/`` logs (mhealth.download)."""
+"""Lambda entry point of the download step: the dataset (Kaggle, UCI or none) → ``raw/`` logs."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mhealth import aws
-from mhealth.download.step import DownloadResult, deadline_from_remaining, download_to_raw
+from mhealth.download.sources import SourcedDownloadResult, download_from_source
+from mhealth.download.step import deadline_from_remaining
 from mhealth.settings import DownloadSettings
 
 if TYPE_CHECKING:
@@ -35,8 +36,8 @@ def clients() -> tuple[S3Client, SecretsManagerClient]:
 
 
 @logger.inject_lambda_context
-def handler(event: dict[str, Any], context: LambdaContext) -> DownloadResult:
+def handler(event: dict[str, Any], context: LambdaContext) -> SourcedDownloadResult:
     """The event carries nothing the step needs; everything comes from the settings."""
     s3, secrets = clients()
     deadline = deadline_from_remaining(context.get_remaining_time_in_millis() / 1000)
-    return download_to_raw(settings(), s3=s3, secrets=secrets, deadline=deadline)
+    return download_from_source(settings(), s3=s3, secrets=secrets, deadline=deadline)

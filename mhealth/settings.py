@@ -13,6 +13,11 @@ from mhealth.core.kaggle_ref import split_dataset_ref
 #: The Kaggle copy of MHEALTH (UCI dataset 319, Banos et al. 2014) with the raw ``.log`` files.
 DEFAULT_KAGGLE_DATASET: Final = "nirmalsankalana/mhealth-dataset-data-set"
 
+#: Where the download step takes the dataset from: Kaggle (the default), the publisher's
+#: archive at the UCI repository (no credentials), or nowhere (the run uses what is in raw/).
+DOWNLOAD_SOURCES: Final = ("kaggle", "uci", "none")
+DEFAULT_UCI_BASE_URL: Final = "https://archive.ics.uci.edu"
+
 # A TypeVar, not PEP 695 syntax: the whole package ships to Glue 5.0, which runs Python 3.11.
 N = TypeVar("N", int, float)
 
@@ -76,7 +81,9 @@ class DownloadSettings:
     Environment: ``DATA_BUCKET`` and ``KAGGLE_SECRET_NAME`` (required); ``KAGGLE_DATASET``
     (``owner/slug``), ``KAGGLE_DATASET_VERSION``, ``KAGGLE_CONFIG_DIR``, ``KAGGLE_API_BASE_URL``
     (set by the local stage only), ``SCRATCH_DIR``, and the tuning knobs ``KAGGLE_MAX_ATTEMPTS``,
-    ``KAGGLE_RETRY_BASE_DELAY_SECONDS`` and ``KAGGLE_REQUEST_TIMEOUT_SECONDS``.
+    ``KAGGLE_RETRY_BASE_DELAY_SECONDS`` and ``KAGGLE_REQUEST_TIMEOUT_SECONDS`` (which also
+    bound the UCI download); ``DOWNLOAD_SOURCE`` (``kaggle``, ``uci`` or ``none``) and
+    ``UCI_BASE_URL``.
     """
 
     data_bucket: str
@@ -91,11 +98,16 @@ class DownloadSettings:
     max_attempts: int = 3
     retry_base_delay_seconds: float = 2.0
     request_timeout_seconds: float = 60.0
+    #: ``DOWNLOAD_SOURCE``: one of :data:`DOWNLOAD_SOURCES`.
+    download_source: str = "kaggle"
+    #: ``UCI_BASE_URL``: the UCI repository, or a stand-in for it (the local stage).
+    uci_base_url: str = DEFAULT_UCI_BASE_URL
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Self:
         reader = _Reader(environ)
         bucket = reader.required("DATA_BUCKET")
+        source, uci_base_url = _source_settings(reader)
         secret_name = reader.required("KAGGLE_SECRET_NAME")
         dataset = reader.optional("KAGGLE_DATASET") or DEFAULT_KAGGLE_DATASET
         try:
@@ -126,9 +138,23 @@ class DownloadSettings:
             request_timeout_seconds=reader.number(
                 "KAGGLE_REQUEST_TIMEOUT_SECONDS", float, 60.0, 1.0
             ),
+            download_source=source,
+            uci_base_url=uci_base_url,
         )
         reader.raise_if_problems("Download")
         return settings
+
+
+def _source_settings(reader: _Reader) -> tuple[str, str]:
+    source = (reader.optional("DOWNLOAD_SOURCE") or "kaggle").lower()
+    if source not in DOWNLOAD_SOURCES:
+        reader.invalid.append(
+            f"DOWNLOAD_SOURCE={source!r} is not one of {', '.join(DOWNLOAD_SOURCES)}"
+        )
+    base_url = reader.optional("UCI_BASE_URL") or DEFAULT_UCI_BASE_URL
+    if not base_url.startswith(("http://", "https://")):
+        reader.invalid.append(f"UCI_BASE_URL={base_url!r} is not an http(s) URL")
+    return source, base_url.rstrip("/")
 
 
 @dataclass(frozen=True)

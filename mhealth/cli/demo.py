@@ -94,7 +94,7 @@ def _demo(args: argparse.Namespace) -> int:
             print("(deploy skipped: --skip-deploy)")
         dataset, deployment, clients = pipeline.dataset, pipeline.deployment, config.clients()
 
-        heading("4/5 run the pipeline: Download → Convert (per file) → Glue job")
+        heading("4/5 run the pipeline: Download → Mirror → Convert (per file) → Glue job")
         execution_arn = pipeline.start()
         print(f"execution {execution_arn.rsplit(':', 1)[-1]}")
         outcome = follow(clients, execution_arn, timeout=3600)

@@ -71,6 +71,20 @@ def quarantine_file_name(log_name: str) -> str:
     return f"{log_stem(log_name)}{QUARANTINE_SUFFIX}"
 
 
+#: Under ``quarantine/``: one JSON record per file in ``raw/`` whose name gives no subject id.
+RAW_NAME_QUARANTINE_DIR: Final = "raw-names/"
+RAW_NAME_RECORD_SUFFIX: Final = ".json"
+
+
+def raw_name_record_key(raw_object_key: str, prefixes: Prefixes = PREFIXES) -> str:
+    """Where the record of a badly named raw file lives:
+    ``raw/notes/x.txt`` → ``quarantine/raw-names/notes/x.txt.json``."""
+    if not raw_object_key.startswith(prefixes.raw):
+        raise ValueError(f"{raw_object_key!r} is not under {prefixes.raw!r}")
+    relative = raw_object_key[len(prefixes.raw) :]
+    return f"{prefixes.quarantine}{RAW_NAME_QUARANTINE_DIR}{relative}{RAW_NAME_RECORD_SUFFIX}"
+
+
 def partition_dir(user_id: str) -> str:
     """The Hive-style directory of one user's rows under ``processed/``: ``user_id=3``."""
     return f"{USER_ID}={user_id}"

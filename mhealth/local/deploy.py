@@ -11,8 +11,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from mhealth.download.uci import UCI_DATASET_PATH
 from mhealth.local.config import LocalConfig
-from mhealth.local.kaggle_standin import dataset_path, publish_dataset
+from mhealth.local.kaggle_standin import dataset_path, publish_dataset, uci_archive_path
 from mhealth.settings import DEFAULT_KAGGLE_DATASET
 
 Report = Callable[[str], None]
@@ -54,6 +55,7 @@ def publish_sample(config: LocalConfig, *, scale: float, seed: int) -> Published
         recorded = json.loads(marker.read_text(encoding="utf-8"))
         if {k: recorded.get(k) for k in wanted} == wanted:
             rows = {int(k): int(v) for k, v in recorded["rows_by_subject"].items()}
+            publish_uci_form(config, target)
             return PublishedDataset(target, rows, generated=False)
 
     work = config.state_dir / "sample"
@@ -62,9 +64,25 @@ def publish_sample(config: LocalConfig, *, scale: float, seed: int) -> Published
     assert result.zip_path is not None
     publish_dataset(config.kaggle_datasets_dir, DEFAULT_KAGGLE_DATASET, result.zip_path)
     rows = dict(result.rows_by_subject)
+    publish_uci_form(config, target)
     marker.write_text(json.dumps({**wanted, "rows_by_subject": rows}), encoding="utf-8")
     shutil.rmtree(work, ignore_errors=True)
     return PublishedDataset(target, rows, generated=True)
+
+
+def publish_uci_form(config: LocalConfig, zip_path: Path) -> Path:
+    """Serve ``zip_path`` also where the UCI repository serves MHEALTH (dataset 319), for the
+    ``uci`` download source. The synthetic zip already has the publisher's layout
+    (``MHEALTHDATASET/README.txt`` and the logs), so the bytes are the same."""
+    target = uci_archive_path(config.kaggle_datasets_dir, UCI_DATASET_PATH)
+    assert target is not None
+    if target.exists() and target.stat().st_mtime >= zip_path.stat().st_mtime:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.partial")
+    shutil.copyfile(zip_path, partial)
+    partial.replace(target)
+    return target
 
 
 def deploy_environment(config: LocalConfig, base: Mapping[str, str]) -> dict[str, str]:

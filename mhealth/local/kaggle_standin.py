@@ -18,6 +18,10 @@ never issued; the download with the zip itself (``application/zip``, exact ``Con
 ``Last-Modified``), or a Kaggle-style JSON error (``{"code": 401, "message": ...}``) for wrong
 or expired credentials and an unknown dataset. ``GET /health`` → 200 for readiness checks.
 
+It also serves the publisher's form of a dataset, as the UCI Machine Learning Repository does,
+with no credentials: ``GET /static/public/<id>/<name>.zip`` answers the file
+``<datasets_dir>/_uci/<id>/<name>.zip`` (:func:`uci_archive_path`), or 404.
+
 Datasets come from ``<datasets_dir>/<owner>/<slug>.zip`` or from bytes handed to
 :meth:`KaggleStandin.serve_bytes`; the version number is recorded but does not select a
 different file. Tests can inject faults: :meth:`KaggleStandin.fail_next` (answer the next
@@ -39,6 +43,7 @@ import io
 import json
 import logging
 import os
+import re
 import shutil
 import sys
 import threading
@@ -58,6 +63,10 @@ from mhealth.core.kaggle_ref import is_part, split_dataset_ref
 DOWNLOAD_PATH: Final = "/v1/datasets.DatasetApiService/DownloadDataset"
 INTROSPECT_PATH: Final = "/v1/security.OAuthService/IntrospectToken"
 HEALTH_PATH: Final = "/health"
+#: Where the UCI repository serves dataset archives (``/static/public/319/mhealth+dataset.zip``).
+UCI_PATH_PREFIX: Final = "/static/public/"
+_UCI_DIR: Final = "_uci"  # not a valid Kaggle owner slug, so it never shadows one
+_UCI_PATH: Final = re.compile(r"^/static/public/(?P<id>[0-9]+)/(?P<name>[A-Za-z0-9_.+-]+\.zip)$")
 
 _MAX_BODY_BYTES: Final = 64 * 1024
 _COPY_CHUNK_BYTES: Final = 1024 * 1024
@@ -285,6 +294,14 @@ def _bearer_token(header: str | None) -> str | None:
     return header[len("Bearer ") :].strip() or None
 
 
+def uci_archive_path(datasets_dir: Path, url_path: str) -> Path | None:
+    """The file served for a UCI-style ``url_path``; ``None`` if the path is not one."""
+    match = _UCI_PATH.match(url_path)
+    if match is None:
+        return None
+    return datasets_dir / _UCI_DIR / match["id"] / match["name"]
+
+
 def _basic_credentials(header: str | None) -> tuple[str, str] | None:
     if not header or not header.startswith("Basic "):
         return None
@@ -305,6 +322,8 @@ def _handler_class(standin: KaggleStandin) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             if self.path == HEALTH_PATH:
                 self._send_json(HTTPStatus.OK, {"status": "ok"})
+            elif self.path.startswith(UCI_PATH_PREFIX):
+                self._uci_download()
             else:
                 self._send_error(HTTPStatus.NOT_FOUND, f"no route for GET {self.path}")
 
@@ -397,6 +416,17 @@ def _handler_class(standin: KaggleStandin) -> type[BaseHTTPRequestHandler]:
                 return
             answer(HTTPStatus.OK)
             self._send_zip(dataset)
+
+        def _uci_download(self) -> None:
+            path = (
+                uci_archive_path(standin.datasets_dir, self.path)
+                if standin.datasets_dir is not None
+                else None
+            )
+            if path is None or not path.is_file():
+                self._send_error(HTTPStatus.NOT_FOUND, f"no archive at {self.path}")
+                return
+            self._send_zip(_Dataset(path, path.stat().st_mtime))
 
         def _send_zip(self, dataset: _Dataset) -> None:
             if isinstance(dataset.data, bytes):

@@ -204,7 +204,10 @@ def _summarise(step: str, output: str) -> str:
         for key in (
             "raw_keys",
             "uploaded",
+            "converted",
             "unchanged",
+            "quarantined",
+            "removed",
             "rows_in",
             "rows_written",
             "rows_quarantined",

@@ -8,7 +8,7 @@ directories. Nothing happens at import time.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Final
 
@@ -66,6 +66,8 @@ class JobResult:
 
     partitions: list[str]
     new_partitions: list[str]
+    #: ``user_id`` partitions removed because their subject is no longer in stage/.
+    removed_partitions: list[str] = field(default_factory=list)
 
 
 def transform_location(
@@ -94,9 +96,13 @@ def run(
     glue: GlueClient | None = None,
 ) -> JobResult:
     """The whole job. ``io`` defaults to Spark's own I/O; with ``glue`` the table and its
-    partitions are created or updated in the Data Catalog."""
+    partitions are created or updated in the Data Catalog.
+
+    processed/ mirrors stage/: the partitions of subjects no longer in stage/ are dropped from
+    the catalog first (so no query sees a partition whose files are going), then deleted."""
     settings = JobSettings.from_arguments(args)
     spark_io = io or NativeSparkIO()
+    removed: list[str] = []
     try:
         partitions = transform_location(
             spark,
@@ -104,6 +110,17 @@ def run(
             settings.processed_location,
             settings.recording_start,
             spark_io,
+        )
+        if glue is not None:
+            from mhealth.transform.prune import drop_catalog_partitions
+
+            removed = drop_catalog_partitions(glue, settings.database, settings.table, partitions)
+        removed = sorted(
+            set(removed)
+            | set(
+                spark_io.remove_partitions(spark, settings.processed_location, USER_ID, partitions)
+            ),
+            key=lambda value: (len(value), value),
         )
     finally:
         spark_io.close()
@@ -114,4 +131,6 @@ def run(
         new_partitions = publish_table(
             glue, settings.database, settings.table, settings.processed_location, partitions
         )
-    return JobResult(partitions=partitions, new_partitions=new_partitions)
+    return JobResult(
+        partitions=partitions, new_partitions=new_partitions, removed_partitions=removed
+    )

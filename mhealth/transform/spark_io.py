@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -31,6 +32,13 @@ class SparkIO(Protocol):
         in ``frame`` are replaced whole, all others are left as they are."""
         ...
 
+    def remove_partitions(
+        self, spark: SparkSession, uri: str, partition_column: str, keep: Collection[str]
+    ) -> list[str]:
+        """Deletes every ``<partition_column>=<value>`` directory under ``uri`` whose value is
+        not in ``keep``; returns the values removed, sorted."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -49,8 +57,32 @@ class NativeSparkIO:
     def write_partitions(self, frame: DataFrame, uri: str, partition_column: str) -> None:
         _dynamic_overwrite(frame, uri, partition_column)
 
+    def remove_partitions(
+        self, spark: SparkSession, uri: str, partition_column: str, keep: Collection[str]
+    ) -> list[str]:
+        # Hadoop's FileSystem API: the same call deletes on s3:// (Glue) and on local paths.
+        jvm = spark.sparkContext._jvm
+        assert jvm is not None
+        root = jvm.org.apache.hadoop.fs.Path(uri)
+        filesystem = root.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+        if not filesystem.exists(root):
+            return []
+        removed: list[str] = []
+        for status in filesystem.listStatus(root):
+            value = _partition_value(str(status.getPath().getName()), partition_column)
+            if value is not None and value not in keep:
+                filesystem.delete(status.getPath(), True)
+                removed.append(value)
+        return sorted(removed)
+
     def close(self) -> None:
         pass
+
+
+def _partition_value(name: str, partition_column: str) -> str | None:
+    """``user_id=3`` → ``3``; ``None`` for anything that is not such a directory name."""
+    prefix = f"{partition_column}="
+    return name[len(prefix) :] if name.startswith(prefix) else None
 
 
 class StagedS3SparkIO:
@@ -98,6 +130,20 @@ class StagedS3SparkIO:
                 self._s3.upload_file(str(part), bucket, key)
                 uploaded.add(key)
             self._delete(bucket, sorted(stale - uploaded))
+
+    def remove_partitions(
+        self, spark: SparkSession, uri: str, partition_column: str, keep: Collection[str]
+    ) -> list[str]:
+        bucket, prefix = split_s3_uri(uri)
+        prefix = prefix if prefix.endswith("/") or not prefix else f"{prefix}/"
+        doomed: dict[str, list[str]] = {}
+        for key in sorted(self._keys_under(bucket, prefix)):
+            value = _partition_value(key[len(prefix) :].split("/", 1)[0], partition_column)
+            if value is not None and "/" in key[len(prefix) :] and value not in keep:
+                doomed.setdefault(value, []).append(key)
+        for keys in doomed.values():
+            self._delete(bucket, keys)
+        return sorted(doomed)
 
     def close(self) -> None:
         if self._owns_work_dir:

@@ -216,6 +216,7 @@ def test_download_handler_puts_all_ten_logs_under_raw_with_their_bytes(
         "raw_keys": expected_keys,  # by subject number: 10 comes last
         "uploaded": 10,
         "unchanged": 0,
+        "source": "kaggle",  # the default download source
     }
     assert object_keys(s3, settings.data_bucket) == sorted(expected_keys)
     for subject in SUBJECTS:
@@ -422,6 +423,7 @@ def test_convert_handler_counts_rows_and_quarantines_bad_lines(
             "rows_in": 30,
             "rows_written": 30,
             "rows_quarantined": 0,
+            "converted": True,
         },
         {
             "raw_key": "raw/mHealth_subject2.log",
@@ -430,9 +432,11 @@ def test_convert_handler_counts_rows_and_quarantines_bad_lines(
             "rows_in": 43,
             "rows_written": 40,
             "rows_quarantined": 3,
+            "converted": True,
         },
     ]
     assert (result["rows_in"], result["rows_written"], result["rows_quarantined"]) == (73, 70, 3)
+    assert (result["converted"], result["unchanged"]) == (2, 0)
 
     table = pq.read_table(io.BytesIO(object_bytes(s3, bucket, "stage/mHealth_subject2.parquet")))
     assert table.num_rows == 40
@@ -463,8 +467,12 @@ def test_convert_rerun_overwrites_and_drops_a_stale_quarantine(
     second = convert_raw_objects(s3, bucket, keys, scratch_dir=tmp_path)
     third = convert_raw_objects(s3, bucket, keys, scratch_dir=tmp_path)
 
-    assert second == third
+    # The third run finds the raw log unchanged: same counts, nothing converted again.
+    assert (second["converted"], second["unchanged"]) == (1, 0)
+    assert (third["converted"], third["unchanged"]) == (0, 1)
+    assert [{**f, "converted": True} for f in third["files"]] == second["files"]
     assert (second["rows_written"], second["rows_quarantined"]) == (12, 0)
+    assert (third["rows_written"], third["rows_quarantined"]) == (12, 0)
     assert object_keys(s3, bucket, "stage/") == ["stage/mHealth_subject4.parquet"]
     assert object_keys(s3, bucket, "quarantine/") == []
     staged = pq.read_table(io.BytesIO(object_bytes(s3, bucket, "stage/mHealth_subject4.parquet")))

@@ -337,6 +337,14 @@ def test_convert_without_put_on_stage_fails_with_access_denied_and_one_alert(
     for statement in narrowed["Statement"]:
         if statement.get("Sid") == "WriteStage":
             statement["Action"] = [a for a in statement["Action"] if a != "s3:PutObject"]
+    # An unchanged raw log is not converted again (no PutObject): remove the stage objects so
+    # that every log must be converted and written.
+    s3 = aws_client("s3")
+    for page in s3.get_paginator("list_objects_v2").paginate(
+        Bucket=deployed.bucket, Prefix="stage/"
+    ):
+        for item in page.get("Contents", []):
+            s3.delete_object(Bucket=deployed.bucket, Key=item["Key"])
     queue_url, subscription = _failure_queue(aws_client, deployed.failure_topic_arn, unique_name)
     iam.put_role_policy(
         RoleName=role_name, PolicyName="convert", PolicyDocument=json.dumps(narrowed)

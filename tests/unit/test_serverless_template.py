@@ -145,9 +145,11 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def _package(project: Path, stage: str, out: Path) -> Packaged:
-    command = [str(SLS), "package", "--stage", stage, "--package", str(out)]
-    completed = subprocess.run(
+def _run_package(
+    project: Path, stage: str, out: Path, *extra: str
+) -> subprocess.CompletedProcess[str]:
+    command = [str(SLS), "package", "--stage", stage, "--package", str(out), *extra]
+    return subprocess.run(
         command,
         cwd=project,
         env=_offline_environment(out.parent),
@@ -156,6 +158,10 @@ def _package(project: Path, stage: str, out: Path) -> Packaged:
         timeout=PACKAGE_TIMEOUT_SECONDS,
         check=False,
     )
+
+
+def _package(project: Path, stage: str, out: Path) -> Packaged:
+    completed = _run_package(project, stage, out)
     assert completed.returncode == 0, (
         f"`sls package --stage {stage}` failed:\n{completed.stdout}\n{completed.stderr}"
     )
@@ -311,7 +317,11 @@ def test_every_resource_of_the_pipeline_is_in_the_template(packaged: Packaged) -
         props["Properties"]["Handler"]
         for props in packaged.of_type("AWS::Lambda::Function").values()
     }
-    assert handlers == {"handlers/download_dataset.handler", "handlers/convert_logs.handler"}
+    assert handlers == {
+        "handlers/download_dataset.handler",
+        "handlers/mirror_raw.handler",
+        "handlers/convert_logs.handler",
+    }
     assert "AWS::Scheduler::Schedule" not in types  # the schedule is an EventBridge rule
     assert set(packaged.template["Outputs"]) >= REQUIRED_OUTPUTS
 
@@ -399,11 +409,27 @@ def test_no_iam_statement_allows_wildcards_on_s3_secrets_glue_or_iam(packaged: P
 
 
 def test_each_function_has_its_own_role(packaged: Packaged) -> None:
-    roles = {name: packaged.function(name)["Role"] for name in ("download", "convert")}
+    roles = {name: packaged.function(name)["Role"] for name in ("download", "convert", "mirror")}
     assert roles == {
         "download": {"Fn::GetAtt": ["DownloadFunctionRole", "Arn"]},
         "convert": {"Fn::GetAtt": ["ConvertFunctionRole", "Arn"]},
+        "mirror": {"Fn::GetAtt": ["MirrorFunctionRole", "Arn"]},
     }
+
+
+def test_mirror_role_lists_and_prunes_only_stage_and_quarantine(prod: Packaged) -> None:
+    statements = role_statements(prod, "MirrorFunctionRole")
+    objects = {(a, r) for a, r in actions_on(statements, "s3") if a != "s3:ListBucket"}
+    assert objects == {
+        ("s3:DeleteObject", bucket_arn_key(PREFIXES.stage) + "*"),
+        ("s3:PutObject", bucket_arn_key(PREFIXES.quarantine) + "*"),
+        ("s3:DeleteObject", bucket_arn_key(PREFIXES.quarantine) + "*"),
+    }  # never a write to raw/: a user's files stay where they put them
+    listing = [s for s in statements if "s3:ListBucket" in s.actions]
+    assert [s.raw["Condition"]["StringLike"]["s3:prefix"] for s in listing] == [
+        [f"{PREFIXES.raw}*", f"{PREFIXES.stage}*", f"{PREFIXES.quarantine}*"]
+    ]
+    assert actions_on(statements, "secretsmanager") == []
 
 
 def test_download_role_reaches_only_raw_and_its_secret(prod: Packaged) -> None:
@@ -474,6 +500,8 @@ def test_state_machine_role_runs_only_this_glue_job_and_these_functions(prod: Pa
         "${DownloadLambdaFunction.Arn}:*",
         "${ConvertLambdaFunction.Arn}",
         "${ConvertLambdaFunction.Arn}:*",
+        "${MirrorLambdaFunction.Arn}",
+        "${MirrorLambdaFunction.Arn}:*",
     }
     assert {r for _, r in actions_on(statements, "sns")} == {"${FailureTopic}"}
 
@@ -506,6 +534,29 @@ def test_only_the_local_stage_points_the_download_at_the_kaggle_standin(
         f"http://{stage['kaggleStandinHost']}:{stage['kaggleStandinPort']}"
     )
     assert "KAGGLE_API_BASE_URL" not in prod.function("download")["Environment"]["Variables"]
+
+
+def test_download_source_is_kaggle_by_default_and_uci_is_the_publisher_or_the_standin(
+    prod: Packaged, local: Packaged
+) -> None:
+    stage = local_stage_values()
+    prod_env = prod.function("download")["Environment"]["Variables"]
+    local_env = local.function("download")["Environment"]["Variables"]
+    assert prod_env["DOWNLOAD_SOURCE"] == local_env["DOWNLOAD_SOURCE"] == "kaggle"
+    # UCI Machine Learning Repository, dataset 319: https://archive.ics.uci.edu/dataset/319
+    assert prod_env["UCI_BASE_URL"] == "https://archive.ics.uci.edu"
+    assert local_env["UCI_BASE_URL"] == (
+        f"http://{stage['kaggleStandinHost']}:{stage['kaggleStandinPort']}"
+    )
+
+
+def test_unknown_download_source_fails_packaging_with_a_clear_error(
+    project: Path, tmp_path: Path
+) -> None:
+    completed = _run_package(project, "dev", tmp_path / "package", "--param=downloadSource=zenodo")
+    output = completed.stdout + completed.stderr
+    assert completed.returncode != 0
+    assert 'downloadSource "zenodo" is not one of kaggle, uci, none' in output
 
 
 def test_secret_holds_a_token_placeholder_on_aws_and_the_standin_token_locally(
@@ -570,7 +621,9 @@ LOCAL_TOOLING = ("mhealth/local/", "mhealth/cli/", "mhealth/ops/")
 def test_function_package_holds_exactly_what_the_handlers_import(packaged: Packaged) -> None:
     with zipfile.ZipFile(packaged.directory / "mhealth-pipeline.zip") as archive:
         names = {n for n in archive.namelist() if not n.endswith("/")}
-    handlers = {f"handlers/{h}.py" for h in ("__init__", "download_dataset", "convert_logs")}
+    handlers = {
+        f"handlers/{h}.py" for h in ("__init__", "download_dataset", "convert_logs", "mirror_raw")
+    }
     expected = _import_closure(*sorted(handlers)) | handlers | SHIPPED_DATA
     assert names == expected
     assert not [n for n in names if n.startswith(LOCAL_TOOLING)]
@@ -670,11 +723,17 @@ def test_state_machine_chains_download_convert_glue_with_retry_and_catch(
     while name:
         path.append(name)
         name = states[name].get("Next")
-    assert path == ["Download", "Convert", "Transform", "Succeeded"]
+    assert path == ["Download", "Mirror", "Convert", "Transform", "Succeeded"]
 
     download, convert, transform = states["Download"], states["Convert"], states["Transform"]
+    mirror = states["Mirror"]
     assert download["Parameters"]["FunctionName"] == "${DownloadLambdaFunction.Arn}"
-    assert convert["Type"] == "Map" and convert["ItemsPath"] == "$.download.raw_keys"
+    assert mirror["Parameters"]["FunctionName"] == "${MirrorLambdaFunction.Arn}"
+    assert mirror["ResultPath"] == "$.mirror"
+    # The work list is raw/ as the mirror step lists it, iterated by an inline Map (a failed
+    # file fails the run), not what the download returned.
+    assert convert["Type"] == "Map" and convert["ItemsPath"] == "$.mirror.raw_keys"
+    assert convert["ItemProcessor"]["ProcessorConfig"]["Mode"] == "INLINE"
     assert convert["ItemSelector"] == {"raw_keys.$": "States.Array($$.Map.Item.Value)"}
     assert 1 <= convert["MaxConcurrency"] <= 10
     item = convert["ItemProcessor"]["States"]["ConvertFile"]
@@ -682,7 +741,7 @@ def test_state_machine_chains_download_convert_glue_with_retry_and_catch(
     assert transform["Resource"] == "arn:aws:states:::glue:startJobRun.sync"
     assert transform["Parameters"]["JobName"] == "${GlueJob}"
 
-    for task in (download, item):
+    for task in (download, mirror, item):
         retried = {e for r in task["Retry"] for e in r["ErrorEquals"]}
         assert retried >= LAMBDA_TRANSIENT_ERRORS
         assert all(r["BackoffRate"] > 1 and r["MaxAttempts"] >= 2 for r in task["Retry"])
@@ -691,7 +750,7 @@ def test_state_machine_chains_download_convert_glue_with_retry_and_catch(
     ]
     assert glue_retry and glue_retry[0]["BackoffRate"] > 1
 
-    for step in (download, convert, transform):
+    for step in (download, mirror, convert, transform):
         assert [(c["ErrorEquals"], c["Next"]) for c in step["Catch"]] == [
             (["States.ALL"], "NotifyFailure")
         ]

@@ -149,3 +149,20 @@ def test_job_replaces_only_the_partitions_it_writes(spark: SparkSession, tmp_pat
         for r in table.groupBy("user_id", "activity").count().collect()
     }
     assert counts == {("1", "Standing still"): 10, ("2", "Lying down"): 4}
+
+
+def test_remove_partitions_deletes_only_subjects_not_kept(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    stage, out = tmp_path / "stage", tmp_path / "processed"
+    for subject in (1, 2, 11):
+        _write_stage(stage, subject, [(i, 1) for i in range(3)])
+    transform_location(spark, str(stage), str(out), START, NativeSparkIO())
+    (out / "_SUCCESS").touch()
+
+    removed = NativeSparkIO().remove_partitions(spark, str(out), "user_id", {"1", "2"})
+
+    assert removed == ["11"]
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["user_id=1", "user_id=2"]
+    assert (out / "_SUCCESS").exists()  # not a partition: left alone
+    assert NativeSparkIO().remove_partitions(spark, str(tmp_path / "none"), "user_id", {"1"}) == []
