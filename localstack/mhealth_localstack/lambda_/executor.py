@@ -201,12 +201,10 @@ def host_environment(
     return environment
 
 
-def _under_tmp(*paths: str) -> bool:
-    """True if a path the environment needs lies under /tmp, which its private tmpfs would hide."""
-    return any(
-        os.path.realpath(path) == CONTAINER_TMP or os.path.realpath(path).startswith("/tmp/")
-        for path in paths
-    )
+def _is_tmp(*paths: str) -> bool:
+    """True if a folder the environment needs is ``/tmp`` itself, which no private tmpfs can
+    cover while keeping it (folders *under* ``/tmp`` are bound back over the tmpfs)."""
+    return any(os.path.realpath(path) == CONTAINER_TMP for path in paths)
 
 
 class HostProcessExecutorEndpoint(ExecutorEndpoint):
@@ -254,9 +252,17 @@ class HostProcessRuntimeExecutor(RuntimeExecutor):
         memory_mb = int(self.function_version.config.memory_size)
         storage = self.function_version.config.ephemeral_storage
         tmp_mb = int(storage.size) if storage is not None else 512
-        private_tmp = sandbox.private_tmp_problem is None and not _under_tmp(
-            task_root, str(RUNTIME_SCRIPT), str(self.environment_dir), python
-        )
+        # What must stay visible under a private /tmp: the code, this runtime, the environment's
+        # folder, the interpreter's virtualenv and the layers (all on the host when the project
+        # itself lies under /tmp).
+        needed = [
+            task_root,
+            str(RUNTIME_SCRIPT.parent),
+            str(self.environment_dir),
+            str(Path(python).parent.parent),
+            *layer_python_paths(self.function_version),
+        ]
+        private_tmp = sandbox.private_tmp_problem is None and not _is_tmp(*needed)
         if sandbox.private_tmp_problem is None and not private_tmp:
             LOG.warning(
                 "Environment %s of %s gets no private /tmp: its code or runtime lies under /tmp "
@@ -296,6 +302,8 @@ class HostProcessRuntimeExecutor(RuntimeExecutor):
             command += ["--python-path", path]
         if private_tmp:
             command += ["--private-tmp-mb", str(tmp_mb)]
+            for path in needed:
+                command += ["--keep-path", path]
         if sandbox.memory is not None:
             # The kernel's hard limit covers memory and the tmpfs (charged to the same cgroup);
             # the runtime kills the function at its memory size, counting /tmp apart.

@@ -42,7 +42,7 @@ import threading
 import time
 import traceback
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -86,14 +86,19 @@ def _watch_parent(parent_pid: int, on_orphaned: Callable[[], None]) -> None:
 _CLONE_NEWNS = 0x00020000
 _MS_NOSUID = 0x2
 _MS_NODEV = 0x4
+_MS_BIND = 0x1000
 _MS_REC = 0x4000
 _MS_PRIVATE = 1 << 18
 
 
-def enter_private_tmp(size_mb: int) -> None:
+def enter_private_tmp(size_mb: int, keep: Sequence[str] = ()) -> None:
     """Move this process (and the children it starts) into its own mount namespace, with a
     tmpfs of ``size_mb`` MiB on ``/tmp``: invisible to the host and to other environments, and
     full (``No space left on device``) at the function's ephemeral storage size.
+
+    ``keep``: folders under ``/tmp`` the environment still needs (its code, this runtime, the
+    interpreter's virtualenv when the project itself lives under ``/tmp``); each is bound back
+    at its own path over the new tmpfs, and nothing else of the host's ``/tmp`` is visible.
 
     ``unshare(CLONE_NEWNS)`` needs a single-threaded process: call it before any thread starts.
     """
@@ -107,8 +112,18 @@ def enter_private_tmp(size_mb: int) -> None:
     check(libc.unshare(_CLONE_NEWNS), "unshare(CLONE_NEWNS)")
     # Mounts made here must not propagate back into the host's namespace.
     check(libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None), "mount --make-rprivate /")
+    # Handles on the kept folders, taken in this namespace before the tmpfs hides them.
+    kept: list[tuple[str, int]] = []
+    for path in sorted({os.path.realpath(p) for p in keep}, key=len):
+        if path.startswith("/tmp/") and not any(path.startswith(k + "/") for k, _ in kept):
+            kept.append((path, os.open(path, os.O_PATH | os.O_DIRECTORY)))
     options = f"size={size_mb}m,mode=1777".encode()
     check(libc.mount(b"tmpfs", b"/tmp", b"tmpfs", _MS_NOSUID | _MS_NODEV, options), "mount /tmp")
+    for path, handle in kept:
+        os.makedirs(path, mode=0o755, exist_ok=True)
+        source = f"/proc/self/fd/{handle}".encode()
+        check(libc.mount(source, path.encode(), None, _MS_BIND | _MS_REC, None), f"bind {path}")
+        os.close(handle)
 
 
 def probe_private_tmp_main() -> int:
@@ -409,6 +424,7 @@ class SupervisorSettings:
     host: str
     memory_cgroup: str | None
     private_tmp_mb: int
+    keep_paths: tuple[str, ...]
 
     @classmethod
     def from_environment(cls, args: argparse.Namespace) -> SupervisorSettings:
@@ -430,6 +446,7 @@ class SupervisorSettings:
             host=args.host,
             memory_cgroup=args.memory_cgroup,
             private_tmp_mb=args.private_tmp_mb,
+            keep_paths=tuple(args.keep_path),
         )
 
 
@@ -804,7 +821,8 @@ def _make_handler(supervisor: Supervisor) -> type[http.server.BaseHTTPRequestHan
 def supervise_main(args: argparse.Namespace) -> int:
     settings = SupervisorSettings.from_environment(args)
     if settings.private_tmp_mb:
-        enter_private_tmp(settings.private_tmp_mb)  # before any thread starts
+        # Before any thread starts.
+        enter_private_tmp(settings.private_tmp_mb, keep=settings.keep_paths)
     supervisor = Supervisor(settings)
     server = http.server.ThreadingHTTPServer((settings.host, 0), _make_handler(supervisor))
     server.daemon_threads = True
@@ -833,6 +851,9 @@ def main(argv: list[str] | None = None) -> int:
     supervise.add_argument("--memory-cgroup", help="the environment's memory cgroup")
     supervise.add_argument(
         "--private-tmp-mb", type=int, default=0, help="mount a private /tmp of this size"
+    )
+    supervise.add_argument(
+        "--keep-path", action="append", default=[], help="a folder under /tmp to keep visible"
     )
     worker = roles.add_parser("worker", help="runs the function code (started by supervise)")
     worker.add_argument("--control-in", type=int, required=True)
