@@ -34,6 +34,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -119,13 +120,38 @@ _LOCK: Final = type(threading.Lock())
 _RLOCK: Final = type(threading.RLock())
 
 
+def _restore_object(cls: Any, state: dict[str, Any]) -> Any:
+    restored = cls.__new__(cls)
+    restored.__dict__.update(state)
+    return restored
+
+
+def _save_sfn_execution(pickler: Any, execution: Any) -> None:
+    """A Step Functions execution without its worker and logging session (they hold boto
+    clients, which do not pickle); one still running has stopped with the local AWS."""
+    from localstack.aws.api.stepfunctions import ExecutionStatus
+
+    state = dict(execution.__dict__)
+    state["exec_worker"] = None
+    state["_cloud_watch_logging_session"] = None
+    if state.get("exec_status") == ExecutionStatus.RUNNING:
+        state["exec_status"] = ExecutionStatus.ABORTED
+        state["stop_date"] = datetime.now(UTC)
+    pickler.save_reduce(_restore_object, (type(execution), state), obj=execution)
+
+
 class _SnapshotPickler(state_pickle.Pickler):
-    """LocalStack's pickler (its registered reducers), restoring every lock unlocked."""
+    """LocalStack's pickler (its registered reducers), restoring every lock unlocked and
+    leaving out what runs (Step Functions execution workers)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from localstack.services.stepfunctions.backend.execution import Execution
+
         super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
         self.dispatch[_LOCK] = _save_lock
         self.dispatch[_RLOCK] = _save_lock
+        self.dispatch[Execution] = _save_sfn_execution
+        self.dispatch.match_subclasses_of.add(Execution)
 
 
 def _dump(value: Any, path: Path) -> None:
