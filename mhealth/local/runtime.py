@@ -577,6 +577,21 @@ def snapshot_summary(config: LocalConfig) -> dict[str, Any] | None:
     return manifest if isinstance(manifest, dict) else None
 
 
+def _adopt(config: LocalConfig, report: Report) -> tuple[ProcessRecord, ...]:
+    """Without a record (deleted by hand, or by an old `make clean`): what runs under the
+    marker, recorded again; half of it is stopped (LocalStack saves its state) to start anew."""
+    found = find_started(config)
+    if {record.name for record in found} == {LOCALSTACK, KAGGLE_STANDIN}:
+        report(f"Found the local AWS running without its record (pids {_pids(found)})")
+        _write_record(config, found)
+        return found
+    if found:
+        report(f"Found part of the local AWS without its record (pids {_pids(found)})")
+        for record in found:
+            _stop(record, report)
+    return ()
+
+
 def _up(
     config: LocalConfig,
     report: Report,
@@ -584,13 +599,7 @@ def _up(
     base_env: Mapping[str, str],
     fresh: bool = False,
 ) -> UpResult:
-    existing = read_record(config)
-    if not existing:
-        # No record (deleted by hand or by an old `make clean`): adopt what runs under the marker.
-        existing = find_started(config)
-        if existing:
-            report(f"Found the local AWS running without its record (pids {_pids(existing)})")
-            _write_record(config, existing)
+    existing = read_record(config) or _adopt(config, report)
     running = tuple(record for record in existing if _is_same_process(record))
     if running and fresh:
         raise LocalRuntimeError(

@@ -117,3 +117,33 @@ def test_down_stops_what_up_started_without_the_record(
     cleaned = _make_clean(folder)
     assert cleaned.returncode == 0, cleaned.stderr
     assert not (folder / ".local").exists()
+
+
+def test_up_without_the_record_adopts_what_runs(
+    running: tuple[Path, dict[str, str], LocalConfig],
+) -> None:
+    _folder, environ, config = running
+    started = runtime.read_record(config)
+    config.record_path.unlink()
+
+    result = subprocess.run(
+        [MHEALTH, "local", "up"],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    pids = ", ".join(str(r.pid) for r in runtime.find_started(config))
+    assert result.stdout.splitlines()[0] == (
+        f"Found the local AWS running without its record (pids {pids})"
+    )
+    assert "already up" in result.stdout
+
+    # The same processes, recorded again; nothing new was started.
+    def identity(records: tuple[runtime.ProcessRecord, ...]) -> set[tuple[str, int, int]]:
+        return {(r.name, r.pid, r.start_ticks) for r in records}
+
+    assert identity(runtime.read_record(config)) == identity(started)
