@@ -62,7 +62,7 @@ up: setup ## Start the local AWS (LocalStack + our extension) and the Kaggle sta
 status: $(VENV)/.installed ## What of the local AWS runs where
 	$(VENV)/bin/mhealth local status
 
-down: $(VENV)/.installed ## Stop the local AWS that `make demo` / `make up` started
+down: $(VENV)/.installed ## Save the local AWS's state and stop what `make demo` / `make up` started
 	$(VENV)/bin/mhealth local down
 
 test: setup ## Run every test: unit, then integration on the local AWS (the README's test command)
@@ -93,5 +93,9 @@ package: $(VENV)/.installed node_modules/.installed ## Package the AWS deploymen
 deploy: $(VENV)/.installed node_modules/.installed ## Deploy the whole pipeline with the Serverless Framework (STAGE=prod|dev|local)
 	MHEALTH_BUILD_PYTHON=$(abspath $(PY)) npx sls deploy --stage $(STAGE)
 
-clean: ## Remove build output and local state (not the virtualenvs)
+clean: ## Remove build output and local state (not the virtualenvs); refuses while the local AWS is up
+	@if [ -x $(VENV)/bin/mhealth ] && $(VENV)/bin/mhealth local running --under .local >/dev/null; then \
+		echo "make clean: the local AWS is up (see make status); run make down first, it keeps its process record and state in .local" >&2; \
+		exit 1; \
+	fi
 	rm -rf build dist .serverless .local .pytest_cache .mypy_cache .ruff_cache

@@ -9,6 +9,8 @@ listener lets anyone on the network run code on this machine. Selected with
 
 from __future__ import annotations
 
+import socket
+import time
 from typing import Any, cast
 
 from localstack.aws.serving.twisted import TLSMultiplexerFactory
@@ -60,8 +62,37 @@ class BoundTwistedRuntimeServer(TwistedRuntimeServer):
             endpoint.listen(protocol_factory)
 
 
+#: A wildcard bind is reached on loopback.
+_WILDCARD_TO_LOOPBACK = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}
+_GATEWAY_WAIT_S = 15.0
+
+
+def _wait_for_bound_gateway(runtime: Any) -> None:
+    """LocalStack's ready monitor waits for the gateway on ``localhost`` over IPv4 before it
+    runs the ``on_infra_ready`` hooks (and completes the READY stage): a gateway bound to an
+    IPv6 address alone never answers there, so they never ran. Probe the address it is bound
+    to instead."""
+    listen = runtime.config.GATEWAY_LISTEN[0]
+    host = listen.host.strip("[]")
+    host = _WILDCARD_TO_LOOPBACK.get(host, host)
+    deadline = time.monotonic() + _GATEWAY_WAIT_S
+    while True:
+        try:
+            with socket.create_connection((host, listen.port), timeout=1):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"gave up waiting for gateway server to start on {listen}"
+                ) from None
+            time.sleep(0.3)
+
+
 class BoundTwistedRuntimeServerPlugin(RuntimeServerPlugin):
     name = SERVER_NAME
 
     def load(self, *args: Any, **kwargs: Any) -> RuntimeServer:
+        from localstack.runtime.runtime import LocalstackRuntime
+
+        LocalstackRuntime._wait_for_gateway = _wait_for_bound_gateway  # type: ignore[method-assign]
         return BoundTwistedRuntimeServer()

@@ -4,28 +4,39 @@ from __future__ import annotations
 
 import argparse
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mhealth.cli.errors import UnreachableError, UsageError
+from mhealth.cli.errors import UnreachableError, UsageError, local_config
 from mhealth.local import iam_report, runtime
-from mhealth.local.config import PIPELINE_SERVICES, LocalConfig
+from mhealth.local.config import PIPELINE_SERVICES
 
 
 def _up(args: argparse.Namespace) -> int:
-    config = LocalConfig.from_environment()
-    runtime.up(config, timeout_s=args.timeout)
+    config = local_config()
+    runtime.up(config, timeout_s=args.timeout, fresh=args.fresh)
     print(f"AWS_ENDPOINT_URL={config.endpoint_url}")
     return 0
 
 
 def _down(args: argparse.Namespace) -> int:
-    runtime.down(LocalConfig.from_environment())
+    runtime.down(local_config())
     return 0
 
 
+def _running(args: argparse.Namespace) -> int:
+    """Exit 0 (and name them) when a local AWS with its state under DIR runs, else 1."""
+    directory = Path(args.under) if args.under else local_config().state_dir
+    found = runtime.instances_under(directory)
+    for process in found:
+        port, _sep, state = process.instance.partition("@")
+        print(f"{process.role} (pid {process.pid}) port {port} state {state}")
+    return 0 if found else 1
+
+
 def _status(args: argparse.Namespace) -> int:
-    config = LocalConfig.from_environment()
+    config = local_config()
     current = runtime.status(config)
     if args.json:
         print(
@@ -53,6 +64,10 @@ def _status(args: argparse.Namespace) -> int:
             if process.alive:
                 listening = ", ".join(process.listening) or "nothing"
                 print(f"  {'':<15} listening on {listening}")
+        summary = runtime.snapshot_summary(config)
+        if summary is not None:
+            saved = datetime.fromtimestamp(float(summary.get("saved_at", 0)), UTC)
+            print(f"Saved state     {config.snapshot_dir} ({saved:%Y-%m-%d %H:%M:%S} UTC)")
         if current.services:
             print("Services:")
             for name in PIPELINE_SERVICES:
@@ -62,7 +77,7 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _iam_report(args: argparse.Namespace) -> int:
-    config = LocalConfig.from_environment()
+    config = local_config()
     path = Path(args.file) if args.file else config.iam_decisions_path
     try:
         roles = iam_report.load_journal(path)
@@ -98,7 +113,8 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         description="The local AWS runs on this host: LocalStack with the mhealth extension "
         "(Lambda as host processes, Glue in local PySpark, Athena on DuckDB) at "
         "127.0.0.1:4566 (MHEALTH_LOCAL_PORT) and the Kaggle stand-in at 127.0.0.1:4599 "
-        "(MHEALTH_STANDIN_PORT). State and logs go to .local/.",
+        "(MHEALTH_STANDIN_PORT). State and logs go to .local/; `down` saves the local AWS's state "
+        "there and `up` restores it (`up --fresh` starts empty).",
     )
     commands = parser.add_subparsers(dest="local_command", required=True, metavar="ACTION")
     up = commands.add_parser("up", help="start both and wait until healthy (idempotent)")
@@ -108,9 +124,24 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         default=runtime.DEFAULT_START_TIMEOUT_S,
         help="seconds to wait for health (default %(default)s)",
     )
+    up.add_argument(
+        "--fresh",
+        action="store_true",
+        help="start empty: remove the state the last `down` saved (by default it is restored)",
+    )
     up.set_defaults(func=_run(_up))
-    down = commands.add_parser("down", help="stop the processes `up` started")
+    down = commands.add_parser(
+        "down",
+        help="save the state and stop the processes `up` started (found by their marker "
+        "even without the record)",
+    )
     down.set_defaults(func=_run(_down))
+    running = commands.add_parser(
+        "running",
+        help="exit 0 when a local AWS keeping its state under DIR runs (what `make clean` asks)",
+    )
+    running.add_argument("--under", metavar="DIR", help="default: this local AWS's state dir")
+    running.set_defaults(func=_run(_running))
     status = commands.add_parser("status", help="endpoints, PIDs, service health, log paths")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(func=_run(_status))

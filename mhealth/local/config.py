@@ -197,6 +197,17 @@ class LocalConfig:
         return self.state_dir / "iam-decisions.jsonl"
 
     @property
+    def snapshot_dir(self) -> Path:
+        """The local AWS's state, written when LocalStack stops and loaded when it starts."""
+        return self.state_dir / "snapshot"
+
+    @property
+    def instance_id(self) -> str:
+        """What marks the processes ``up`` starts (``MHEALTH_LOCAL_INSTANCE``): the edge port and
+        the state dir, so that ``down`` finds them again without its record."""
+        return f"{self.edge_port}@{self.state_dir}"
+
+    @property
     def localstack_log(self) -> Path:
         return self.state_dir / "localstack.log"
 

@@ -2,7 +2,12 @@
 
 Both run as host processes. ``up`` records what it started in ``<state>/local-aws.json``;
 ``down`` stops exactly those processes (PID plus its start time, so a recycled PID is never
-signalled).
+signalled). Each process also carries ``MHEALTH_LOCAL_INSTANCE=<port>@<state dir>`` in its
+environment, so ``down`` finds what ``up`` started even when the record is gone (``make
+clean``), by what it is rather than by its name.
+
+LocalStack writes its state to ``<state>/snapshot`` when it stops and loads it when it starts
+(the extension's ``persistence.py``); ``up(fresh=True)`` removes it first.
 """
 
 from __future__ import annotations
@@ -29,8 +34,13 @@ from mhealth.local.config import PIPELINE_SERVICES, LocalConfig
 READY_STATES: Final = frozenset({"available", "running"})
 #: How long ``up`` waits for LocalStack and the stand-in to become healthy.
 DEFAULT_START_TIMEOUT_S: Final = 180.0
-#: How long ``down`` waits after SIGTERM before SIGKILL.
-STOP_GRACE_S: Final = 20.0
+#: How long ``down`` waits after SIGTERM before SIGKILL: LocalStack writes its snapshot then
+#: (S3 object bytes included), which takes seconds for the full dataset.
+STOP_GRACE_S: Final = 90.0
+#: The environment marker of every process ``up`` starts (children inherit it).
+INSTANCE_ENV: Final = "MHEALTH_LOCAL_INSTANCE"
+#: Which of them it is: ``localstack`` or ``kaggle-standin``.
+ROLE_ENV: Final = "MHEALTH_LOCAL_PROCESS"
 LOCALSTACK: Final = "localstack"
 KAGGLE_STANDIN: Final = "kaggle-standin"
 STANDIN_MODULE: Final = "mhealth.local.kaggle_standin"
@@ -112,14 +122,14 @@ def _is_same_process(record: ProcessRecord) -> bool:
 
 
 def _spawn(
-    name: str, argv: list[str], *, cwd: Path, env: Mapping[str, str], log: Path
+    name: str, argv: list[str], *, cwd: Path, env: Mapping[str, str], log: Path, instance: str
 ) -> ProcessRecord:
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as log_file:
         process = subprocess.Popen(
             argv,
             cwd=cwd,
-            env=dict(env),
+            env={**env, INSTANCE_ENV: instance, ROLE_ENV: name},
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=subprocess.STDOUT,
@@ -221,6 +231,102 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
+def parse_environ(raw: bytes) -> dict[str, str]:
+    """``/proc/<pid>/environ`` (NUL-separated ``NAME=value``) as a dict."""
+    environment = {}
+    for entry in raw.split(b"\0"):
+        name, sep, value = entry.partition(b"=")
+        if sep:
+            environment[name.decode(errors="replace")] = value.decode(errors="replace")
+    return environment
+
+
+@dataclass(frozen=True)
+class MarkedProcess:
+    """A live process carrying the ``MHEALTH_LOCAL_INSTANCE`` marker."""
+
+    pid: int
+    parent: int
+    start_ticks: int
+    instance: str
+    role: str
+    argv: list[str]
+
+
+def marked_processes() -> list[MarkedProcess]:
+    """Every live process with the marker that ``up`` sets, this user's ones (others' environ
+    is unreadable). Only the processes ``up`` itself started: a marked process whose parent is
+    marked too is their child (a Lambda environment, a Glue job), stopped with its group."""
+    found: dict[int, MarkedProcess] = {}
+    marker = INSTANCE_ENV.encode() + b"="
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            raw = (entry / "environ").read_bytes()
+            if marker not in raw:
+                continue
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        fields = stat.rpartition(")")[2].split()
+        if fields[0] in ("Z", "X"):
+            continue
+        environment = parse_environ(raw)
+        if INSTANCE_ENV not in environment:
+            continue
+        pid = int(entry.name)
+        found[pid] = MarkedProcess(
+            pid=pid,
+            parent=int(fields[1]),
+            start_ticks=int(fields[19]),
+            instance=environment[INSTANCE_ENV],
+            role=environment.get(ROLE_ENV, "unknown"),
+            argv=[a.decode(errors="replace") for a in cmdline.split(b"\0") if a],
+        )
+    return sorted(
+        (
+            p
+            for p in found.values()
+            if found.get(p.parent) is None or found[p.parent].instance != p.instance
+        ),
+        key=lambda p: p.pid,
+    )
+
+
+def _log_for(config: LocalConfig, role: str) -> Path:
+    return config.standin_log if role == KAGGLE_STANDIN else config.localstack_log
+
+
+def find_started(config: LocalConfig) -> tuple[ProcessRecord, ...]:
+    """The running processes ``up`` started for this local AWS (port and state dir), found by
+    their marker: what ``down`` stops when the record is gone."""
+    return tuple(
+        ProcessRecord(
+            name=p.role,
+            pid=p.pid,
+            start_ticks=p.start_ticks,
+            argv=p.argv,
+            log=str(_log_for(config, p.role)),
+        )
+        for p in marked_processes()
+        if p.instance == config.instance_id
+    )
+
+
+def instances_under(directory: Path) -> list[MarkedProcess]:
+    """Running processes of any local AWS whose state dir is ``directory`` or inside it."""
+    root = directory.resolve()
+    matches = []
+    for process in marked_processes():
+        _port, _sep, state = process.instance.partition("@")
+        state_path = Path(state)
+        if state_path == root or root in state_path.parents:
+            matches.append(process)
+    return matches
+
+
 # --------------------------------------------------------------------------------------------
 # Record
 # --------------------------------------------------------------------------------------------
@@ -269,11 +375,24 @@ def service_health(config: LocalConfig) -> dict[str, str] | None:
     return dict(services) if isinstance(services, dict) else {}
 
 
+def _start_up_complete(config: LocalConfig) -> bool:
+    """LocalStack ran its ready hooks (the saved state is loaded, restored Lambda functions
+    are no longer Pending): ``/_localstack/init/ready`` says the READY stage is complete."""
+    try:
+        document = _get_json(f"{config.endpoint_url}/_localstack/init/ready")
+    except (OSError, ValueError):
+        return False
+    return isinstance(document, dict) and document.get("completed") is True
+
+
 def is_healthy(config: LocalConfig) -> bool:
-    """True when LocalStack answers with every pipeline service (glue and athena included) ready."""
+    """True when LocalStack answers with every pipeline service (glue and athena included) ready
+    and has finished starting up."""
     services = service_health(config)
-    return services is not None and all(
-        services.get(name) in READY_STATES for name in PIPELINE_SERVICES
+    return (
+        services is not None
+        and all(services.get(name) in READY_STATES for name in PIPELINE_SERVICES)
+        and _start_up_complete(config)
     )
 
 
@@ -327,6 +446,8 @@ def localstack_environment(config: LocalConfig, base: Mapping[str, str]) -> dict
             "MHEALTH_LAMBDA_PYTHON": project_python,
             "MHEALTH_GLUE_PYTHON": str(config.glue_python),
             "MHEALTH_STATE_DIR": str(config.state_dir),
+            # The snapshot the extension writes on shutdown and loads on start-up.
+            "MHEALTH_SNAPSHOT_DIR": str(config.snapshot_dir),
             # IAM on the local stage: enforce | log | off (README, "IAM on the local stage").
             "MHEALTH_IAM": config.iam_mode,
             # Host mode even when this machine is itself a container (LocalStack would then
@@ -429,17 +550,62 @@ def up(
     report: Report = print,
     timeout_s: float = DEFAULT_START_TIMEOUT_S,
     environ: Mapping[str, str] | None = None,
+    fresh: bool = False,
 ) -> UpResult:
-    """Start LocalStack and the Kaggle stand-in unless already up; wait until both are healthy."""
+    """Start LocalStack and the Kaggle stand-in unless already up; wait until both are healthy.
+
+    LocalStack loads the snapshot its last shutdown wrote; with ``fresh`` it is removed first
+    and the local AWS starts empty."""
     with _exclusive(config):
-        return _up(config, report, timeout_s, os.environ if environ is None else environ)
+        return _up(config, report, timeout_s, os.environ if environ is None else environ, fresh)
+
+
+def remove_snapshot(config: LocalConfig) -> bool:
+    """Delete the saved state (and a half-written one); False when there was none."""
+    existed = config.snapshot_dir.exists()
+    for path in (config.snapshot_dir, *config.snapshot_dir.parent.glob("snapshot.*")):
+        shutil.rmtree(path, ignore_errors=True)
+    return existed
+
+
+def snapshot_summary(config: LocalConfig) -> dict[str, Any] | None:
+    """The saved state's manifest (when it was written, which services), None if there is none."""
+    try:
+        manifest = json.loads((config.snapshot_dir / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return manifest if isinstance(manifest, dict) else None
+
+
+def _adopt(config: LocalConfig, report: Report) -> tuple[ProcessRecord, ...]:
+    """Without a record (deleted by hand, or by an old `make clean`): what runs under the
+    marker, recorded again; half of it is stopped (LocalStack saves its state) to start anew."""
+    found = find_started(config)
+    if {record.name for record in found} == {LOCALSTACK, KAGGLE_STANDIN}:
+        report(f"Found the local AWS running without its record (pids {_pids(found)})")
+        _write_record(config, found)
+        return found
+    if found:
+        report(f"Found part of the local AWS without its record (pids {_pids(found)})")
+        for record in found:
+            _stop(record, report)
+    return ()
 
 
 def _up(
-    config: LocalConfig, report: Report, timeout_s: float, base_env: Mapping[str, str]
+    config: LocalConfig,
+    report: Report,
+    timeout_s: float,
+    base_env: Mapping[str, str],
+    fresh: bool = False,
 ) -> UpResult:
-    existing = read_record(config)
+    existing = read_record(config) or _adopt(config, report)
     running = tuple(record for record in existing if _is_same_process(record))
+    if running and fresh:
+        raise LocalRuntimeError(
+            f"the local AWS is already up (pids {_pids(running)}): run `mhealth local down` "
+            "first, then `mhealth local up --fresh`."
+        )
     if running and len(running) == len(existing):
         _wait_until_ready(config, running, timeout_s, report=lambda _message: None)
         report(f"Local AWS already up at {config.endpoint_url} (pids {_pids(running)})")
@@ -452,6 +618,11 @@ def _up(
 
     _check_can_start(config)
     config.state_dir.mkdir(parents=True, exist_ok=True)
+    if fresh:
+        if remove_snapshot(config):
+            report(f"Removed the saved state ({config.snapshot_dir}); starting empty")
+    elif (summary := snapshot_summary(config)) is not None:
+        report(f"Restoring the saved state ({', '.join(summary.get('services', []))})")
     (_filesystem_root(config) / "tmp").mkdir(parents=True, exist_ok=True)
 
     records: list[ProcessRecord] = []
@@ -464,6 +635,7 @@ def _up(
                 cwd=config.state_dir,
                 env=localstack_environment(config, base_env),
                 log=config.localstack_log,
+                instance=config.instance_id,
             )
         )
         config.kaggle_datasets_dir.mkdir(parents=True, exist_ok=True)
@@ -490,6 +662,7 @@ def _up(
                 cwd=config.repo_root,
                 env=dict(base_env),
                 log=config.standin_log,
+                instance=config.instance_id,
             )
         )
         _write_record(config, tuple(records))
@@ -511,20 +684,29 @@ def down(config: LocalConfig, *, report: Report = print) -> bool:
 
 
 def _down(config: LocalConfig, report: Report) -> bool:
-    records = read_record(config)
+    recorded = [record for record in read_record(config) if _is_same_process(record)]
+    known = {record.pid for record in recorded}
+    # Also what carries this local AWS's marker: the record may be gone, or stale.
+    unrecorded = [record for record in find_started(config) if record.pid not in known]
+    if unrecorded:
+        report(
+            f"Found without a record: {', '.join(f'{r.name} (pid {r.pid})' for r in unrecorded)}"
+        )
+    records = recorded + unrecorded
     if not records:
-        report(f"Local AWS is not up (no record at {config.record_path})")
+        config.record_path.unlink(missing_ok=True)
+        report(f"Local AWS is not up at {config.endpoint_url}")
         return False
-    # The stand-in first: LocalStack takes longest to shut down its Lambda environments.
-    for record in reversed(records):
+    # The stand-in first; LocalStack then writes its snapshot and stops its Lambda environments.
+    for record in sorted(records, key=lambda r: r.name == LOCALSTACK):
         _stop(record, report)
     config.record_path.unlink(missing_ok=True)
     return True
 
 
 def status(config: LocalConfig) -> Status:
-    """What runs where, from the record and live probes."""
-    records = read_record(config)
+    """What runs where, from the record (or the marker, without one) and live probes."""
+    records = read_record(config) or find_started(config)
     return Status(
         endpoint_url=config.endpoint_url,
         standin_url=config.standin_url,

@@ -48,7 +48,10 @@ def local_aws() -> Iterator[LocalConfig]:
         yield config
         return
     try:
-        result = runtime.up(config, report=lambda message: print(f"[local aws] {message}"))
+        # Fresh: the tests build the state they need, not what an earlier session saved.
+        result = runtime.up(
+            config, report=lambda message: print(f"[local aws] {message}"), fresh=True
+        )
     except runtime.LocalRuntimeError as error:
         pytest.fail(f"cannot start the local AWS: {error}", pytrace=False)
     try:

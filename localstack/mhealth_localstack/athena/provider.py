@@ -9,7 +9,7 @@ import time
 import uuid
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -19,6 +19,7 @@ from localstack.aws.api import CommonServiceException, RequestContext, handler
 from localstack.aws.connect import connect_to
 from localstack.aws.spec import load_service
 from localstack.services.plugins import ServiceLifecycleHook
+from localstack.state import StateVisitor
 
 from mhealth_localstack.athena import data_catalog, results
 from mhealth_localstack.athena.catalog import s3_path
@@ -37,6 +38,7 @@ from mhealth_localstack.credentials import (
     local_credentials,
 )
 from mhealth_localstack.gateway import edge_host
+from mhealth_localstack.persistence import PlainState
 
 LOG = logging.getLogger(__name__)
 
@@ -162,6 +164,19 @@ class QueryExecution:
         return substatement_type(self.query)
 
 
+def _at_rest(execution: QueryExecution) -> QueryExecution:
+    """A copy to keep across a restart: no worker, and a query still running is cancelled."""
+    if execution.state in _FINAL_STATES:
+        return replace(execution, run=None)
+    return replace(
+        execution,
+        run=None,
+        state=CANCELLED,
+        reason="The local AWS stopped while the query ran.",
+        completed=datetime.now(UTC),
+    )
+
+
 def _athena_backend(context: RequestContext) -> Any:
     """moto's Athena bookkeeping (work groups, data catalogs) of the caller's account/region."""
     from moto.athena.models import athena_backends
@@ -200,6 +215,33 @@ class AthenaProvider(ServiceLifecycleHook):
         for run in running:
             run.cancel()
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+    # -- state that survives a restart (persistence.py) ------------------------------------
+
+    def accept_state_visitor(self, visitor: StateVisitor) -> None:
+        """moto's work groups, named queries and data catalogs, and the query executions kept
+        here (their results are read back from S3 when asked for)."""
+        from moto.athena.models import athena_backends
+
+        visitor.visit(athena_backends)
+        visitor.visit(
+            PlainState("athena", "query-executions", self._dump_executions, self._load_executions)
+        )
+
+    def _dump_executions(self) -> dict[tuple[str, str], list[QueryExecution]]:
+        with self._lock:
+            return {
+                key: [_at_rest(execution) for execution in store.values()]
+                for key, store in self._executions.items()
+            }
+
+    def _load_executions(self, saved: dict[tuple[str, str], list[QueryExecution]]) -> None:
+        with self._lock:
+            self._executions = {
+                key: OrderedDict((e.query_id, e) for e in executions)
+                for key, executions in saved.items()
+            }
+            self._results.clear()
 
     # -- operations ------------------------------------------------------------------------
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
-from datetime import datetime
+from dataclasses import fields
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from localstack.aws.connect import connect_to
 from localstack.aws.spec import load_service
 from localstack.services.moto import call_moto
 from localstack.services.plugins import ServiceLifecycleHook
+from localstack.state import StateVisitor
 
 from mhealth_localstack.credentials import LOCAL_SECRET_ACCESS_KEY, access_key_for
 from mhealth_localstack.gateway import edge_url
@@ -21,6 +23,7 @@ from mhealth_localstack.glue import launch
 from mhealth_localstack.glue.runs import JobRun, LaunchSpec, RunExecutor
 from mhealth_localstack.glue.settings import DEFAULT_TIMEOUT_MINUTES, GlueSettings
 from mhealth_localstack.iam.sessions import RoleSession, assume_role, iam_mode
+from mhealth_localstack.persistence import PlainState
 
 LOG = logging.getLogger(__name__)
 
@@ -84,6 +87,21 @@ def _moto_utcnow() -> datetime:
     return utcnow()
 
 
+def _run_at_rest(run: JobRun) -> dict[str, Any]:
+    """A run's fields to keep across a restart (no lock); a run still going has failed."""
+    with run.lock:
+        values = {f.name: getattr(run, f.name) for f in fields(run) if f.name != "lock"}
+    if run.is_active:
+        now = datetime.now(UTC)
+        values.update(
+            state="FAILED",
+            error_message="The local AWS stopped during this run.",
+            completed_on=now,
+            last_modified_on=now,
+        )
+    return values
+
+
 class GlueProvider(ServiceLifecycleHook):
     """Implements the job-run operations; every operation it does not define goes to moto."""
 
@@ -108,6 +126,31 @@ class GlueProvider(ServiceLifecycleHook):
                 executor.stop()
         for executor in executors:
             executor.join(timeout=15)
+
+    # -- state that survives a restart (persistence.py) ------------------------------------
+
+    def accept_state_visitor(self, visitor: StateVisitor) -> None:
+        """moto's Data Catalog (databases, tables, partitions) and job definitions, and the
+        job runs kept here."""
+        from moto.glue.models import glue_backends
+
+        visitor.visit(glue_backends)
+        visitor.visit(PlainState("glue", "job-runs", self._dump_runs, self._load_runs))
+
+    def _dump_runs(self) -> dict[tuple[str, str, str], list[dict[str, Any]]]:
+        with self._lock:
+            return {
+                key: [_run_at_rest(run) for run in runs.values()]
+                for key, runs in self._runs.items()
+            }
+
+    def _load_runs(self, saved: dict[tuple[str, str, str], list[dict[str, Any]]]) -> None:
+        with self._lock:
+            self._runs = {
+                key: {values["id"]: JobRun(**values) for values in runs}
+                for key, runs in saved.items()
+            }
+            self._executors = {}
 
     # -- job definitions: moto, with the gaps filled -----------------------------------------
 
