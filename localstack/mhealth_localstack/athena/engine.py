@@ -280,7 +280,7 @@ class QueryRun:
         )
         self._prepare(connection)
         self._register_tables(connection, parsed.tables, depth=0)
-        dialect.check_comparisons(connection, parsed.sql)
+        dialect.check_comparisons(connection, parsed.sql, parsed.ast)
         try:
             relation = connection.sql(parsed.sql)
         except duckdb.Error as error:
