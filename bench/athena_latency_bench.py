@@ -255,7 +255,9 @@ def run(repeats: int) -> dict[str, Any]:
         athena = clients("athena")
         output = f"s3://{bucket}/athena-results/"
         sql = QUERY.format(table=table)
-        for _ in range(int(os.environ.get("WARM", "3"))):  # warm-up: imports, first connection, page cache
+        for _ in range(
+            int(os.environ.get("WARM", "3"))
+        ):  # warm-up: imports, first connection, page cache
             _, _, page = _athena_query(athena, sql, database, output)
         rows = page["ResultSet"]["Rows"]
         got = [tuple(d.get("VarCharValue") for d in row["Data"]) for row in rows]
