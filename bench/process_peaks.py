@@ -87,7 +87,6 @@ class ProcessPeaks:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._before: set[int] = set()
-        self._roles_of: dict[int, str] = {}
         self.peaks: dict[str, RolePeak] = {}
 
     def _tree(self) -> dict[int, str]:
@@ -97,7 +96,8 @@ class ProcessPeaks:
         pending: list[tuple[int, str | None]] = [(self._localstack, None)]
         while pending:
             pid, inherited = pending.pop()
-            role = self._roles_of.get(pid) or self._role(pid, inherited)
+            # Recomputed at every sample: a launcher (``spark-class``) execs into the JVM.
+            role = self._role(pid, inherited)
             roles[pid] = role
             passed = role if role != "localstack" else None
             pending.extend((child, passed) for child in children.get(pid, []))
@@ -122,7 +122,6 @@ class ProcessPeaks:
 
     def _sample(self) -> None:
         for pid, role in self._tree().items():
-            self._roles_of.setdefault(pid, role)
             status = _status_kb(pid)
             if not status:
                 continue
