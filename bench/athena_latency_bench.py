@@ -298,6 +298,7 @@ def run(repeats: int) -> dict[str, Any]:
         # made of when the machine is idle, and less at the mercy of other jobs than wall time.
         "localstack_cpu_ms_per_query": round(cpu_per_query * 1000, 1),
         "load_average_at_start": load,
+        "cpus": os.cpu_count(),
         "direct_duckdb_ms": round(direct_ms, 2),
         "direct_duckdb_runs_ms": [round(value * 1000, 2) for value in direct_runs],
         "small_query_ratio_to_direct_duckdb": ratio(athena_ms, direct_ms),

@@ -19,7 +19,7 @@ import os
 import time
 from typing import Any, Final
 
-from bench.common import DATASET_SEED, write_section
+from bench.common import DATASET_SEED, machine, write_section
 
 BENCH_EDGE_PORT: Final = "4575"
 BENCH_STANDIN_PORT: Final = "4605"
@@ -149,6 +149,7 @@ def run(scales: tuple[float, float]) -> dict[str, Any]:
     from mhealth.local.deploy import deploy
     from mhealth.ops.deployment import load_deployment
 
+    info = machine()
     config = LocalConfig.from_environment()
     up = runtime.up(config, report=_report)
     runs: list[dict[str, Any]] = []
@@ -167,6 +168,7 @@ def run(scales: tuple[float, float]) -> dict[str, Any]:
         if up.started:
             runtime.down(config, report=_report)
     result: dict[str, Any] = {
+        "machine": info,
         "scales": list(scales),
         "deploy_seconds": round(deploy_seconds, 1),
         "lambda_limits": limits,
