@@ -243,6 +243,15 @@ def _scale_section(scale: dict[str, Any]) -> list[str]:
         "state, so a succeeded execution stayed inside both.",
         "",
     ]
+    if "chain_ratio_to_1x" in scale:
+        from bench.scaling_model import model, render
+
+        lines += [
+            "### The AWS side at 10× and 100×, from this run's rates (`bench/scaling_model.py`)",
+            "",
+            *render(model(scale)),
+            "",
+        ]
     for run in runs:
         if not run["succeeded"]:
             failure = run["failure"]
