@@ -232,7 +232,10 @@ def render(result: dict[str, Any]) -> list[str]:
         ("Glue DPU-minutes billed", "{glue_dpu_minutes:,}"),
         ("Athena scan, no filter MB", "{athena_full_scan_mb:,}"),
         ("Athena scan, `user_id = '1'` MB", "{athena_filtered_scan_mb:,}"),
-        ("Athena $ per query, no filter / filtered", "{athena_full_usd:.5f} / {athena_filtered_usd:.5f}"),
+        (
+            "Athena $ per query, no filter / filtered",
+            "{athena_full_usd:.5f} / {athena_filtered_usd:.5f}",
+        ),
         ("S3 PUT / GET requests per run", "{s3_puts:,} / {s3_gets:,}"),
         ("$ per run: Glue / Lambda / S3", "{glue_usd:.3f} / {lambda_usd:.4f} / {s3_usd:.4f}"),
         ("**$ per run**", "**{run_usd:.3f}**"),
