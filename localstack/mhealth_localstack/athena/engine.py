@@ -85,9 +85,10 @@ class ConnectionPool:
     """Prepared DuckDB connections kept ready, so that a query does not wait for one.
 
     Opening a connection and defining the Trino macros takes tens of milliseconds, most of a
-    small query's time. Every query still gets a connection of its own, used once (nothing it
-    registered or attached outlives it): the pool only makes them ahead of time, and closes
-    used ones, on a background thread once the query that used it has finished.
+    small query's time. The pool makes them ahead of time on a background thread. A query that
+    ended well hands its connection back cleaned (its catalog database detached, its Arrow
+    sources unregistered: nothing it registered or attached outlives it, only the macros and
+    session settings stay) and the next query reuses it; any other connection is closed.
     """
 
     def __init__(self, threads: int = 2, spares: int = 2) -> None:
@@ -104,6 +105,14 @@ class ConnectionPool:
         with self._condition:
             spare = self._ready.pop() if self._ready else None
         return spare if spare is not None else prepared_connection(self._threads)
+
+    def give_back(self, connection: duckdb.DuckDBPyConnection) -> None:
+        """Keep a cleaned connection for the next query (closed if enough are ready)."""
+        with self._condition:
+            if not self._stopped and len(self._ready) < self._spares:
+                self._ready.append(connection)
+                return
+        self.discard(connection)
 
     def discard(self, connection: duckdb.DuckDBPyConnection) -> None:
         """Hand back a used connection: closed, and a spare made, off the query's path."""
@@ -226,12 +235,15 @@ class QueryRun:
             connection = self._connections.take()
         else:
             connection = prepared_connection(self._threads)
+        succeeded = False
         try:
             with self._lock:
                 if self._cancelled:
                     raise QueryCancelled
                 self._connection = connection
-            return body(connection)
+            output = body(connection)
+            succeeded = True
+            return output
         except duckdb.InterruptException as error:
             raise QueryCancelled from error
         except duckdb.Error as error:
@@ -241,10 +253,27 @@ class QueryRun:
         finally:
             with self._lock:
                 self._connection = None
-            if self._connections is not None:
-                self._connections.discard(connection)
-            else:
+            if self._connections is None:
                 connection.close()
+            elif succeeded and self._reset(connection):
+                self._connections.give_back(connection)
+            else:
+                self._connections.discard(connection)
+
+    def _reset(self, connection: duckdb.DuckDBPyConnection) -> bool:
+        """Drop what this statement added to ``connection``; False if it cannot be reused
+        (the statement was cancelled, or the cleanup failed)."""
+        if self._cancelled:
+            return False
+        try:
+            connection.execute("USE memory.main")
+            if self._schemas:
+                connection.execute(f'DETACH "{_q(self._catalog_name)}"')
+            for index in range(self._sources):
+                connection.unregister(f"__athena_source_{index}")
+        except duckdb.Error:
+            return False
+        return True
 
     # -- queries --------------------------------------------------------------------------------
 
