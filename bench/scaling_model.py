@@ -159,22 +159,24 @@ def model(scale: dict[str, Any], factors: tuple[int, ...] = (10, 100)) -> dict[s
             download_s * DOWNLOAD_MEMORY_MB / 1024 + all_files_convert_gb_s
         ) * LAMBDA_GB_SECOND_USD + (1 + FILES) * LAMBDA_REQUEST_USD
         limits = {
-            "download /tmp (zip)": (zip_mb, DOWNLOAD_TMP_MB, LAMBDA_MAX_TMP_MB),
-            "download time": (download_s, DOWNLOAD_TIMEOUT_S, LAMBDA_MAX_TIMEOUT_S),
+            "download /tmp (zip)": (zip_mb, DOWNLOAD_TMP_MB, LAMBDA_MAX_TMP_MB, "MiB"),
+            "download time": (download_s, DOWNLOAD_TIMEOUT_S, LAMBDA_MAX_TIMEOUT_S, "s"),
             "convert /tmp (largest file's Parquet)": (
                 largest_stage_mb,
                 CONVERT_TMP_MB,
                 LAMBDA_MAX_TMP_MB,
+                "MiB",
             ),
             "convert time (largest file)": (
                 largest_file_s,
                 CONVERT_TIMEOUT_S,
                 LAMBDA_MAX_TIMEOUT_S,
+                "s",
             ),
-            "convert memory": (convert_peak, CONVERT_MEMORY_MB, LAMBDA_MAX_MEMORY_MB),
+            "convert memory": (convert_peak, CONVERT_MEMORY_MB, LAMBDA_MAX_MEMORY_MB, "MiB"),
         }
-        # The first limit hit: the configured one with the highest use, then the hard one.
-        use = {name: value / configured for name, (value, configured, _) in limits.items()}
+        # The first limit hit: the one whose configured value is the most used.
+        use = {name: value / configured for name, (value, configured, _, _) in limits.items()}
         first = max(use, key=lambda name: use[name])
         out["factors"][factor] = {
             "rows": rows,
@@ -205,9 +207,11 @@ def model(scale: dict[str, Any], factors: tuple[int, ...] = (10, 100)) -> dict[s
                     "needed": round(value, 1),
                     "configured": configured,
                     "aws_max": hard,
+                    "unit": unit,
                     "use_of_configured": round(value / configured, 2),
+                    "use_of_aws_max": round(value / hard, 2),
                 }
-                for name, (value, configured, hard) in limits.items()
+                for name, (value, configured, hard, unit) in limits.items()
             },
             "first_limit": first,
             "payload_note": "Map items and step outputs are S3 keys and counts (under 2 KB), "
@@ -253,7 +257,8 @@ def render(result: dict[str, Any]) -> list[str]:
         limit = entry["limits"][entry["first_limit"]]
         lines.append(
             f"- {factor}×: the first limit is **{entry['first_limit']}**: needs "
-            f"{limit['needed']:,} against {limit['configured']:,} configured "
-            f"({limit['use_of_configured'] * 100:.0f} %; AWS allows up to {limit['aws_max']:,})."
+            f"{limit['needed']:,.0f} {limit['unit']} against {limit['configured']:,} configured "
+            f"({limit['use_of_configured'] * 100:.0f} %); AWS allows up to "
+            f"{limit['aws_max']:,} ({limit['use_of_aws_max'] * 100:.0f} % of it)."
         )
     return lines
