@@ -180,14 +180,19 @@ def _latency_section(latency: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _scale_section(scale: dict[str, Any]) -> list[str]:
-    info = scale.get("machine", {})
+def _scale_section(scale: dict[str, Any], stored_at: str | None) -> list[str]:
+    info = scale.get("machine")
+    when = (
+        f"run on {info['date_utc']}, load average at start "
+        f"{', '.join(str(x) for x in info['load_average_at_start'])}"
+        if info
+        else f"stored {stored_at or 'earlier'} (that run did not record its load average)"
+    )
     lines = [
         "## The chain at 1× and 10× the data",
         "",
         f"One local stage, deployed once ({scale['deploy_seconds']:.0f} s), then one execution "
-        f"per scale; run on {info.get('date_utc', 'an earlier date')}, load average at start "
-        f"{', '.join(str(x) for x in info.get('load_average_at_start', []))}.",
+        f"per scale; {when}.",
         "",
     ]
     runs = scale["runs"]
@@ -474,7 +479,9 @@ def render_markdown(results: dict[str, Any]) -> str:
     if "athena_latency" in results:
         lines += _latency_section(results["athena_latency"])
     if "scale10" in results:
-        lines += _scale_section(results["scale10"])
+        lines += _scale_section(
+            results["scale10"], (results.get("sections_kept") or {}).get("scale10")
+        )
     lines += [
         "## How it is measured",
         "",

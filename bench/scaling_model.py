@@ -62,11 +62,15 @@ LOCAL_CORES: Final = 2
 MIB: Final = 1024 * 1024
 
 
-def _fit(one: dict[str, Any], ten: dict[str, Any], state: str) -> tuple[float, float]:
-    """``seconds = fixed + per_row × rows`` through the 1× and 10× runs of ``state``."""
+def _fit(one: dict[str, Any], ten: dict[str, Any], state: str) -> tuple[float, float, bool]:
+    """``seconds = fixed + per_row × rows`` through the 1× and 10× runs of ``state``, and
+    whether the line was fitted. When the 10× run was not slower than the 1× one (load on the
+    machine swamped the difference), the whole 10× time counts as per-row: an upper bound."""
     t1, t10 = one["state_seconds"].get(state, 0.0), ten["state_seconds"].get(state, 0.0)
-    per_row = max(t10 - t1, 0.0) / (ten["rows"] - one["rows"])
-    return max(t1 - per_row * one["rows"], 0.0), per_row
+    if t10 <= t1:
+        return 0.0, t10 / ten["rows"], False
+    per_row = (t10 - t1) / (ten["rows"] - one["rows"])
+    return max(t1 - per_row * one["rows"], 0.0), per_row, True
 
 
 def _prefix(run: dict[str, Any], name: str) -> dict[str, int]:
@@ -88,9 +92,9 @@ def model(scale: dict[str, Any], factors: tuple[int, ...] = (10, 100)) -> dict[s
     }
     zip_per_row = ten["zip_bytes"] / ten["rows"]
     processed_objects_per_row = _prefix(ten, "processed/")["objects"] / ten["rows"]
-    download_fixed, download_rate = _fit(one, ten, "Download")
-    convert_fixed, convert_rate = _fit(one, ten, "Convert")
-    transform_fixed, transform_rate = _fit(one, ten, "Transform")
+    download_fixed, download_rate, download_fitted = _fit(one, ten, "Download")
+    convert_fixed, convert_rate, convert_fitted = _fit(one, ten, "Convert")
+    transform_fixed, transform_rate, transform_fitted = _fit(one, ten, "Transform")
     convert_peak = max(
         (
             peak["peak_rss_mb"]
@@ -114,6 +118,11 @@ def model(scale: dict[str, Any], factors: tuple[int, ...] = (10, 100)) -> dict[s
             "Transform": round(transform_fixed, 1),
         },
         "convert_peak_rss_mb_at_10x": convert_peak,
+        "fitted_through_both_runs": {
+            "Download": download_fitted,
+            "Convert": convert_fitted,
+            "Transform": transform_fitted,
+        },
     }
     for factor in factors:
         rows = base_rows * factor
@@ -252,6 +261,19 @@ def render(result: dict[str, Any]) -> list[str]:
             f"| {label} | " + " | ".join(template.format(**factors[k]) for k in keys) + " |"
         )
     lines.append("")
+    fitted = result["inputs"]["fitted_through_both_runs"]
+    for state, ok in fitted.items():
+        seconds = result["inputs"]["local_seconds_per_million_rows"][state]
+        fixed = result["inputs"]["local_fixed_seconds"][state]
+        lines.append(
+            f"- {state}: {seconds:,} s per million rows locally"
+            + (
+                f" plus {fixed:,} s fixed (a line through the 1× and 10× runs)."
+                if ok
+                else " (the 10× run was not slower than the 1× one on the loaded machine: its "
+                "whole time is counted per row, an upper bound)."
+            )
+        )
     for factor in keys:
         entry = factors[factor]
         limit = entry["limits"][entry["first_limit"]]
@@ -261,4 +283,12 @@ def render(result: dict[str, Any]) -> list[str]:
             f"({limit['use_of_configured'] * 100:.0f} %); AWS allows up to "
             f"{limit['aws_max']:,} ({limit['use_of_aws_max'] * 100:.0f} % of it)."
         )
+        over = [
+            f"{name} ({v['needed']:,.0f} {v['unit']}, {v['use_of_aws_max'] * 100:.0f} % of "
+            "AWS's maximum)"
+            for name, v in entry["limits"].items()
+            if v["use_of_configured"] > 1
+        ]
+        if over:
+            lines.append(f"  Over the configured value at {factor}×: " + "; ".join(over) + ".")
     return lines
