@@ -90,7 +90,182 @@ def _target_notes(results: dict[str, Any]) -> dict[str, str]:
                 f"The slowest state is {slowest}: {steps[slowest]:.1f} s, "
                 f"{share * 100:.0f} % of the states' time."
             )
+    notes.update(_latency_notes(results.get("athena_latency")))
+    notes.update(_scale_notes(results.get("scale10")))
     return notes
+
+
+def _latency_notes(latency: dict[str, Any] | None) -> dict[str, str]:
+    if not latency:
+        return {}
+    median = latency["small_query_ms"]
+    direct = latency["direct_duckdb_ms"]
+    load = latency["load_average_at_start"][0]
+    return {
+        "warm small Athena GROUP BY": (
+            f"Submit → first result page, median of {latency['repeats']}, "
+            f"{latency['get_query_execution_calls_median']:g} GetQueryExecution call(s) per "
+            f"query; {median - direct:.0f} ms of it is outside DuckDB (the same query on the "
+            f"same files directly: {direct:.1f} ms). LocalStack spent "
+            f"{latency['localstack_cpu_ms_per_query']:.0f} ms of CPU per query; the load "
+            f"average was {load:.1f} on {latency.get('cpus', 2)} cores at the start."
+        ),
+        "warm Lambda invoke": (
+            f"Median of {len(latency['lambda_warm_invoke_runs_ms'])} synchronous invokes of a "
+            f"warm function returning its event: {latency['lambda_warm_invoke_ms']:.0f} ms."
+        ),
+    }
+
+
+def _scale_notes(scale: dict[str, Any] | None) -> dict[str, str]:
+    if not scale or "chain_ratio_to_1x" not in scale:
+        return {}
+    one, ten = scale["runs"]
+    ratios = scale["state_ratio_to_1x"]
+    worst = max(ratios, key=lambda name: ratios[name])
+    growth = scale["peak_rss_growth_by_role"]
+    rows_ratio = scale["rows_ratio"]
+    return {
+        "chain at 10× the data": (
+            f"{ten['rows']:,} rows ({rows_ratio:.1f}× the data): {ten['execution_seconds']:.0f} s "
+            f"against {one['execution_seconds']:.0f} s. The state that grew most is {worst} "
+            f"(×{ratios[worst]:.1f}: {one['state_seconds'][worst]:.0f} s → "
+            f"{ten['state_seconds'][worst]:.0f} s)."
+        ),
+        "peak RSS growth 1× → 10×, any process": (
+            "Per role, peak at 10× over peak at 1×: "
+            + ", ".join(f"{role} ×{value:.2f}" for role, value in growth.items())
+            + "."
+        ),
+    }
+
+
+def _latency_section(latency: dict[str, Any]) -> list[str]:
+    lines = [
+        "## Athena latency on a small table, and a warm Lambda invoke",
+        "",
+        f"{latency['rows']:,} rows of Parquet in {latency['partitions']} Hive partitions behind "
+        f"a Glue table; `{latency['sql']}`. Client botocore {latency['client_botocore']}, "
+        f"polling GetQueryExecution every {latency['poll_interval_ms']:.0f} ms; "
+        f"{latency['repeats']} warm runs after 3 untimed ones.",
+        "",
+    ]
+    lines += _table(
+        ["contender", "median ms", "runs ms"],
+        [
+            [
+                "local Athena (submit → first result page)",
+                f"{latency['small_query_ms']:.1f}",
+                ", ".join(f"{v:.0f}" for v in latency["small_query_runs_ms"]),
+            ],
+            [
+                "DuckDB, same query over the same files on disk",
+                f"{latency['direct_duckdb_ms']:.2f}",
+                ", ".join(f"{v:.1f}" for v in latency["direct_duckdb_runs_ms"]),
+            ],
+            [
+                "warm Lambda invoke (host executor)",
+                f"{latency['lambda_warm_invoke_ms']:.1f}",
+                ", ".join(f"{v:.0f}" for v in latency["lambda_warm_invoke_runs_ms"]),
+            ],
+        ],
+    )
+    lines += [
+        "",
+        f"Ratio to direct DuckDB: **{latency['small_query_ratio_to_direct_duckdb']:.1f}×**; "
+        f"LocalStack CPU per query {latency['localstack_cpu_ms_per_query']:.0f} ms; load "
+        f"average at start {', '.join(str(x) for x in latency['load_average_at_start'])}.",
+        "",
+    ]
+    return lines
+
+
+def _scale_section(scale: dict[str, Any], stored_at: str | None) -> list[str]:
+    info = scale.get("machine")
+    when = (
+        f"run on {info['date_utc']}, load average at start "
+        f"{', '.join(str(x) for x in info['load_average_at_start'])}"
+        if info
+        else f"stored {stored_at or 'earlier'} (that run did not record its load average)"
+    )
+    lines = [
+        "## The chain at 1× and 10× the data",
+        "",
+        f"One local stage, deployed once ({scale['deploy_seconds']:.0f} s), then one execution "
+        f"per scale; {when}.",
+        "",
+    ]
+    runs = scale["runs"]
+    states = list(runs[0]["state_seconds"])
+    header = ["", *[f"scale {run['scale']:g}" for run in runs]]
+    rows = [
+        ["rows", *[f"{run['rows']:,}" for run in runs]],
+        ["dataset zip MB", *[f"{run['zip_bytes'] / 1e6:,.0f}" for run in runs]],
+        ["execution s", *[f"{run['execution_seconds']:.1f}" for run in runs]],
+    ]
+    rows += [
+        [
+            f"state {name} s",
+            *[f"{run['state_seconds'].get(name, float('nan')):.1f}" for run in runs],
+        ]
+        for name in states
+    ]
+    roles = sorted({role for run in runs for role in run["peak_rss_mb_by_role"]})
+    rows += [
+        [
+            f"peak RSS MB, {role}",
+            *[
+                f"{run['peak_rss_mb_by_role'][role]['peak_rss_mb']:.0f}"
+                if role in run["peak_rss_mb_by_role"]
+                else "–"
+                for run in runs
+            ],
+        ]
+        for role in roles
+    ]
+    prefixes = sorted({p for run in runs for p in run.get("s3_bytes_by_prefix", {})})
+    rows += [
+        [
+            f"S3 {prefix} MB",
+            *[
+                f"{run.get('s3_bytes_by_prefix', {}).get(prefix, {}).get('bytes', 0) / 1e6:,.0f}"
+                for run in runs
+            ],
+        ]
+        for prefix in prefixes
+    ]
+    lines += _table(header, rows)
+    limits = scale["lambda_limits"]
+    lines += [
+        "",
+        "Configured Lambda limits on the local stage: "
+        + "; ".join(
+            f"{name}: {v['memory_mb']} MB memory, {v['ephemeral_storage_mb']} MB /tmp, "
+            f"{v['timeout_s']} s"
+            for name, v in sorted(limits.items())
+        )
+        + ". The host executor enforces memory and /tmp; a function over either fails its "
+        "state, so a succeeded execution stayed inside both.",
+        "",
+    ]
+    if "chain_ratio_to_1x" in scale:
+        from bench.scaling_model import model, render
+
+        lines += [
+            "### The AWS side at 10× and 100×, from this run's rates (`bench/scaling_model.py`)",
+            "",
+            *render(model(scale)),
+            "",
+        ]
+    for run in runs:
+        if not run["succeeded"]:
+            failure = run["failure"]
+            lines += [
+                f"**Scale {run['scale']:g} failed** at {failure['step']}: {failure['error']}: "
+                f"{failure['cause'][:300]}",
+                "",
+            ]
+    return lines
 
 
 def _convert_section(convert: dict[str, Any]) -> list[str]:
@@ -270,7 +445,14 @@ def render_markdown(results: dict[str, Any]) -> str:
         f"({info['cpu_model']}), {info['memory_gb']} GB RAM, {info['os']}, Python "
         f"{info['python']}; {versions}. Load average at start "
         f"{', '.join(str(x) for x in info['load_average_at_start'])}. "
-        f"Whole run: {results['wall_seconds']:.0f} s. Every number below comes from this run.",
+        f"Whole run: {results['wall_seconds']:.0f} s. Every number below comes from this run"
+        + (
+            ", except the sections kept from their own earlier run: "
+            + ", ".join(f"`{n}` ({when})" for n, when in results["sections_kept"].items())
+            if results.get("sections_kept")
+            else ""
+        )
+        + ".",
         "",
         "## Targets",
         "",
@@ -294,6 +476,12 @@ def render_markdown(results: dict[str, Any]) -> str:
         lines += _athena_section(results["athena"])
     if "chain" in results:
         lines += _chain_section(results["chain"])
+    if "athena_latency" in results:
+        lines += _latency_section(results["athena_latency"])
+    if "scale10" in results:
+        lines += _scale_section(
+            results["scale10"], (results.get("sections_kept") or {}).get("scale10")
+        )
     lines += [
         "## How it is measured",
         "",

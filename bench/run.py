@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from bench.common import (
@@ -32,6 +33,8 @@ SECTIONS: Final[dict[str, tuple[str, ...]]] = {
     "glue": ("bench.glue_bench",),
     "chain": ("bench.athena_chain_bench",),
     "iam": ("bench.iam_bench",),
+    "athena_latency": ("bench.athena_latency_bench",),
+    "scale10": ("bench.scale_bench",),
 }
 #: Which stored section files each section produces.
 SECTION_OUTPUTS: Final[dict[str, tuple[str, ...]]] = {
@@ -39,7 +42,11 @@ SECTION_OUTPUTS: Final[dict[str, tuple[str, ...]]] = {
     "glue": ("glue",),
     "chain": ("chain", "athena"),
     "iam": ("iam",),
+    "athena_latency": ("athena_latency",),
+    "scale10": ("scale10",),
 }
+#: Sections that take many minutes and GB of disk: run only when asked (``--scale10``).
+OPTIONAL_SECTIONS: Final = frozenset({"scale10"})
 #: The targets of the scale benchmark issue: like-for-like floors, the chain on 2 cores.
 CHAIN_TARGET_S: Final = 20.0
 CONVERT_FLOOR_TARGET: Final = 1.05
@@ -47,6 +54,13 @@ GLUE_FLOOR_TARGET: Final = 1.25
 #: IAM on the local stage: a request evaluated costs at most this much more than one that is
 #: not. The whole run's overhead is bounded by it (requests are only part of a run's time).
 IAM_OVERHEAD_TARGET: Final = 1.10
+#: The fastest peer emulator's warm small GROUP BY (MiniStack 1.5.33, DuckDB too, measured on
+#: this machine: 33-37 ms) and its warm Lambda invoke (~55 ms): be at or below them.
+ATHENA_PEER_MS: Final = 37.0
+LAMBDA_PEER_MS: Final = 55.0
+#: 10x the data: at most 11x the time, no process's peak RSS more than 20 % higher.
+SCALE10_TIME_TARGET: Final = 11.0
+SCALE10_RSS_TARGET: Final = 1.20
 
 
 @dataclass(frozen=True)
@@ -88,6 +102,14 @@ def _load(name: str) -> dict[str, Any] | None:
         return None
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return data
+
+
+def _stored_at(name: str) -> str | None:
+    """When a kept section's numbers were written (UTC), or None if it never ran."""
+    path = SECTION_DIR / f"{name}.json"
+    if not path.exists():
+        return None
+    return datetime.fromtimestamp(path.stat().st_mtime, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def evaluate_targets(results: dict[str, Any]) -> list[Target]:
@@ -176,7 +198,71 @@ def evaluate_targets(results: dict[str, Any]) -> list[Target]:
         )
     else:
         targets.append(Target("IAM enforcement per request", "≤ 1.10×", "not run", None))
+    targets += _latency_targets(results.get("athena_latency"))
+    targets += _scale_targets(results.get("scale10"))
     return targets
+
+
+def _latency_targets(latency: dict[str, Any] | None) -> list[Target]:
+    if not latency:
+        return [Target("warm small Athena GROUP BY", f"≤ {ATHENA_PEER_MS:.0f} ms", "not run", None)]
+    median = latency["small_query_ms"]
+    invoke = latency["lambda_warm_invoke_ms"]
+    return [
+        Target(
+            "warm small Athena GROUP BY",
+            f"≤ {ATHENA_PEER_MS:.0f} ms (the fastest peer emulator)",
+            f"{median:.0f} ms ({latency['small_query_ratio_to_direct_duckdb']:.1f}× DuckDB "
+            "on the files)",
+            median <= ATHENA_PEER_MS,
+        ),
+        Target(
+            "warm Lambda invoke",
+            f"ahead of the peers' ~{LAMBDA_PEER_MS:.0f} ms",
+            f"{invoke:.0f} ms",
+            invoke < LAMBDA_PEER_MS,
+        ),
+    ]
+
+
+def _scale_targets(scale: dict[str, Any] | None) -> list[Target]:
+    if not scale:
+        return [
+            Target(
+                "chain at 10× the data",
+                f"≤ {SCALE10_TIME_TARGET:.0f}× the 1× time",
+                "not run",
+                None,
+            )
+        ]
+    if "chain_ratio_to_1x" not in scale:
+        failed = next((r for r in scale["runs"] if not r["succeeded"]), None)
+        where = (
+            f"scale {failed['scale']:g} failed at {failed['failure']['step']}"
+            if failed
+            else "incomplete"
+        )
+        return [
+            Target(
+                "chain at 10× the data", f"≤ {SCALE10_TIME_TARGET:.0f}× the 1× time", where, False
+            )
+        ]
+    ratio_10x = scale["chain_ratio_to_1x"]
+    growth = scale["peak_rss_growth_max"]
+    return [
+        Target(
+            "chain at 10× the data",
+            f"≤ {SCALE10_TIME_TARGET:.0f}× the 1× time",
+            f"{ratio_10x:.2f}×",
+            ratio_10x <= SCALE10_TIME_TARGET,
+        ),
+        Target(
+            "peak RSS growth 1× → 10×, any process",
+            f"≤ +{(SCALE10_RSS_TARGET - 1) * 100:.0f} %",
+            f"{(growth - 1) * 100:+.0f} % ({scale['peak_rss_growth_max_role']})",
+            growth <= SCALE10_RSS_TARGET,
+        ),
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -188,17 +274,34 @@ def main(argv: list[str] | None = None) -> int:
         "--skip", choices=sorted(SECTIONS), action="append", default=[], help="skip sections"
     )
     parser.add_argument(
+        "--scale10",
+        action="store_true",
+        help="also run the chain at 1x and 10x (many minutes; `make bench SCALE10=1`)",
+    )
+    parser.add_argument(
+        "--keep",
+        choices=sorted(SECTIONS),
+        action="append",
+        default=[],
+        help="do not run this section; report the numbers its last run stored (with its date)",
+    )
+    parser.add_argument(
         "--quick",
         action="store_true",
         help="fewer repeats (a smoke run; its numbers are noisier)",
     )
     args = parser.parse_args(argv)
-    chosen = [name for name in (args.only or SECTIONS) if name not in args.skip]
+    default = [name for name in SECTIONS if name not in OPTIONAL_SECTIONS or args.scale10]
+    chosen = [
+        name for name in (args.only or default) if name not in args.skip and name not in args.keep
+    ]
     extra: dict[str, list[str]] = {
         "convert": ["--repeats", "2", "--probes", "1"] if args.quick else [],
         "glue": ["--repeats", "1"] if args.quick else [],
         "chain": ["--query-repeats", "3"] if args.quick else [],
         "iam": ["--repeats", "5"] if args.quick else [],
+        "athena_latency": ["--repeats", "5"] if args.quick else [],
+        "scale10": ["--scales", "0.05", "0.5"] if args.quick else [],
     }
 
     results: dict[str, Any] = {"machine": machine(), "command": "make bench"}
@@ -210,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
         section_seconds[name] = round(seconds, 1)
         if error:
             errors[name] = error
-    for name in chosen:
+    for name in [*chosen, *args.keep]:
         for output in SECTION_OUTPUTS[name]:
             data = _load(output)
             if data is not None:
@@ -219,6 +322,9 @@ def main(argv: list[str] | None = None) -> int:
     results["wall_seconds"] = round(time.perf_counter() - began, 1)
     results["errors"] = errors
     results["sections_run"] = chosen
+    results["sections_kept"] = {
+        name: _stored_at(output) for name in args.keep for output in SECTION_OUTPUTS[name]
+    }
     results["targets"] = [target.as_dict() for target in evaluate_targets(results)]
 
     RESULTS_JSON.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

@@ -97,6 +97,8 @@ def _run(handler: Any) -> Any:
     def run(args: argparse.Namespace) -> int:
         try:
             code: int = handler(args)
+        except runtime.LocalRequestError as error:
+            raise UsageError(f"mhealth local {args.local_command}: {error}") from error
         except runtime.LocalRuntimeError as error:
             raise UnreachableError(f"mhealth local {args.local_command}: {error}") from error
         return code

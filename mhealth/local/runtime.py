@@ -55,6 +55,10 @@ class LocalRuntimeError(RuntimeError):
     """The local AWS cannot be started, stopped or reached; the message says what to do."""
 
 
+class LocalRequestError(LocalRuntimeError):
+    """What was asked does not fit the local AWS's state (e.g. ``up --fresh`` while it runs)."""
+
+
 @dataclass(frozen=True)
 class ProcessRecord:
     """One process ``up`` started: enough to find it again and to prove it is the same one."""
@@ -602,7 +606,7 @@ def _up(
     existing = read_record(config) or _adopt(config, report)
     running = tuple(record for record in existing if _is_same_process(record))
     if running and fresh:
-        raise LocalRuntimeError(
+        raise LocalRequestError(
             f"the local AWS is already up (pids {_pids(running)}): run `mhealth local down` "
             "first, then `mhealth local up --fresh`."
         )

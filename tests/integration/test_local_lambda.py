@@ -353,3 +353,48 @@ def test_tmp_is_private_to_each_environment_and_not_the_hosts(
     assert other["seen_before"] is False
     assert marker not in other["tmp"]
     assert not (Path("/tmp") / marker).exists()  # nothing reached the host's /tmp
+
+
+def _function_template(name: str, storage_mb: int) -> dict[str, Any]:
+    return {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Resources": {
+            "Fn": {
+                "Type": "AWS::Lambda::Function",
+                "Properties": {
+                    "FunctionName": name,
+                    "Runtime": "python3.12",
+                    "Handler": "index.handler",
+                    "Role": ROLE_ARN,
+                    "Code": {"ZipFile": "def handler(event, context):\n    return event\n"},
+                    "EphemeralStorage": {"Size": storage_mb},
+                },
+            }
+        },
+    }
+
+
+def test_cloudformation_passes_ephemeral_storage_to_the_function(
+    aws_client: AwsClient, unique_name: UniqueName
+) -> None:
+    """``AWS::Lambda::Function``'s ``EphemeralStorage`` sets the function's /tmp size, on create
+    and on update (512-10,240 MB, "Update requires: No interruption"):
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-lambda-function-ephemeralstorage.html
+    """
+    cfn, lambda_client = aws_client("cloudformation"), aws_client("lambda")
+    name = unique_name("mhealth-cfn-tmp")
+    stack = unique_name("mhealth-cfn-tmp-stack")
+    waiter_config = {"Delay": 1, "MaxAttempts": 120}
+    cfn.create_stack(StackName=stack, TemplateBody=json.dumps(_function_template(name, 2048)))
+    try:
+        cfn.get_waiter("stack_create_complete").wait(StackName=stack, WaiterConfig=waiter_config)
+        configuration = lambda_client.get_function_configuration(FunctionName=name)
+        assert configuration["EphemeralStorage"] == {"Size": 2048}
+
+        cfn.update_stack(StackName=stack, TemplateBody=json.dumps(_function_template(name, 3072)))
+        cfn.get_waiter("stack_update_complete").wait(StackName=stack, WaiterConfig=waiter_config)
+        configuration = lambda_client.get_function_configuration(FunctionName=name)
+        assert configuration["EphemeralStorage"] == {"Size": 3072}
+    finally:
+        cfn.delete_stack(StackName=stack)
+        cfn.get_waiter("stack_delete_complete").wait(StackName=stack, WaiterConfig=waiter_config)

@@ -439,9 +439,10 @@ def test_down_up_keeps_the_state_and_up_fresh_starts_empty(own_stack: OwnStack) 
 def test_up_fresh_refuses_while_up(own_stack: OwnStack) -> None:
     _up(own_stack)
     result = own_stack.cli("up", "--fresh")
-    assert result.returncode == 1
+    # A request that does not fit the running stack: bad usage (README, exit codes).
+    assert result.returncode == 2
     assert result.stderr.strip() == (
-        "mhealth local up: the local AWS is already up (pids "
+        "error: mhealth local up: the local AWS is already up (pids "
         f"{', '.join(str(p) for p in _pids(own_stack))}): run `mhealth local down` first, then "
         "`mhealth local up --fresh`."
     )

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 import duckdb
@@ -138,6 +138,8 @@ class SelectStatement:
     sql: str
     tables: tuple[TableRef, ...]
     select_items: tuple[dict[str, Any], ...]
+    #: DuckDB's AST of ``sql`` when it is the text as parsed (None: serialise ``sql`` again).
+    ast: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
 def _walk(node: Any) -> Iterator[dict[str, Any]]:
@@ -341,7 +343,12 @@ def parse_select(
     statement = ast["statements"][0]["node"]
     select = _leftmost_select(statement)
     items = tuple(select.get("select_list", [])) if select else ()
-    return SelectStatement(sql=rewritten, tables=tuple(tables), select_items=items)
+    return SelectStatement(
+        sql=rewritten,
+        tables=tuple(tables),
+        select_items=items,
+        ast=ast if rewritten == sql else None,
+    )
 
 
 def _explained_query(sql: str) -> str:
@@ -517,16 +524,25 @@ def _operand_types(
     return [str(column[1]) for column in described]
 
 
-def check_comparisons(connection: duckdb.DuckDBPyConnection, sql: str) -> None:
+def _ast_or_none(connection: duckdb.DuckDBPyConnection, sql: str) -> dict[str, Any] | None:
+    try:
+        return serialize(connection, sql)
+    except QueryError:
+        return None
+
+
+def check_comparisons(
+    connection: duckdb.DuckDBPyConnection, sql: str, ast: dict[str, Any] | None = None
+) -> None:
     """Fail like Trino when a WHERE clause compares values of different type families.
 
     DuckDB casts ``varchar = integer`` implicitly; Trino rejects it (TYPE_MISMATCH, "Cannot
     apply operator: varchar = integer"), and so do string literals against numbers or dates.
-    Tables must be registered on ``connection`` already.
+    Tables must be registered on ``connection`` already. ``ast`` is ``sql``'s AST when the
+    caller has it already.
     """
-    try:
-        ast = serialize(connection, sql)
-    except QueryError:
+    ast = ast if ast is not None else _ast_or_none(connection, sql)
+    if ast is None:
         return
     root = ast["statements"][0]["node"]
     ctes = root.get("cte_map")

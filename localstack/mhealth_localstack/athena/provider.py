@@ -16,16 +16,17 @@ from typing import Any, Final
 import pyarrow as pa
 import pyarrow.fs as pafs
 from localstack.aws.api import CommonServiceException, RequestContext, handler
-from localstack.aws.connect import connect_to
 from localstack.aws.spec import load_service
 from localstack.services.plugins import ServiceLifecycleHook
 from localstack.state import StateVisitor
 
-from mhealth_localstack.athena import data_catalog, results
+from mhealth_localstack.athena import data_catalog, results, s3_store
 from mhealth_localstack.athena.catalog import s3_path
-from mhealth_localstack.athena.engine import QueryCancelled, QueryRun
+from mhealth_localstack.athena.engine import ConnectionPool, QueryCancelled, QueryRun
 from mhealth_localstack.athena.errors import QueryError
+from mhealth_localstack.athena.glue_store import InProcessGlue
 from mhealth_localstack.athena.results import ColumnInfo
+from mhealth_localstack.athena.s3_store import store_filesystem
 from mhealth_localstack.athena.statements import (
     StatementType,
     parse_ddl,
@@ -35,9 +36,8 @@ from mhealth_localstack.athena.statements import (
 from mhealth_localstack.credentials import (
     LOCAL_SECRET_ACCESS_KEY,
     access_key_for,
-    local_credentials,
 )
-from mhealth_localstack.gateway import edge_host
+from mhealth_localstack.gateway import edge_host, in_memory_client
 from mhealth_localstack.persistence import PlainState
 
 LOG = logging.getLogger(__name__)
@@ -52,6 +52,10 @@ _FINAL_STATES: Final = frozenset({SUCCEEDED, FAILED, CANCELLED})
 _QUERY_WORKERS: Final = 2
 _CACHED_RESULTS: Final = 8  # result tables kept in memory; older ones are read back from S3
 _LIST_PAGE_SIZE: Final = 50
+#: GetQueryExecution on a query still running waits up to this long for it to finish before it
+#: answers, so a polling client learns of the end at once instead of on its next poll (a
+#: common client polls every 0.2-1 s; Athena itself answers at once, its queries being slower).
+_STATUS_WAIT_S: Final = 0.2
 _ENGINE_VERSION: Final = {
     "SelectedEngineVersion": "AUTO",
     "EffectiveEngineVersion": "Athena engine version 3",
@@ -200,6 +204,10 @@ class AthenaProvider(ServiceLifecycleHook):
         self._executions: dict[tuple[str, str], OrderedDict[str, QueryExecution]] = {}
         self._tokens: dict[tuple[str, str, str], str] = {}
         self._results: OrderedDict[str, pa.Table] = OrderedDict()
+        # Set when a query reaches a final state. Kept beside the executions, not in them: the
+        # executions are plain data (a snapshot of the provider's state can copy them).
+        self._finished: dict[str, threading.Event] = {}
+        self._connections = ConnectionPool(threads=2)
         self._pool = ThreadPoolExecutor(
             max_workers=_QUERY_WORKERS, thread_name_prefix="athena-query"
         )
@@ -215,6 +223,7 @@ class AthenaProvider(ServiceLifecycleHook):
         for run in running:
             run.cancel()
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self._connections.close()
 
     # -- state that survives a restart (persistence.py) ------------------------------------
 
@@ -278,6 +287,7 @@ class AthenaProvider(ServiceLifecycleHook):
         )
         with self._lock:
             self._executions.setdefault(key, OrderedDict())[query_id] = execution
+            self._finished[query_id] = threading.Event()
             if token:
                 self._tokens[(*key, token)] = query_id
         self._pool.submit(self._execute, execution)
@@ -288,6 +298,10 @@ class AthenaProvider(ServiceLifecycleHook):
         self, context: RequestContext, request: dict[str, Any]
     ) -> dict[str, Any]:
         execution = self._find(context, str(request.get("QueryExecutionId", "")))
+        with self._lock:
+            finished = self._finished.get(execution.query_id)
+        if finished is not None:
+            finished.wait(_STATUS_WAIT_S)
         with self._lock:
             return {"QueryExecution": execution.describe()}
 
@@ -344,6 +358,9 @@ class AthenaProvider(ServiceLifecycleHook):
             execution.state = CANCELLED
             execution.reason = "Query cancelled by user"
             execution.completed = datetime.now(tz=UTC)
+            finished = self._finished.pop(execution.query_id, None)
+        if finished is not None:
+            finished.set()
         if run is not None:
             run.cancel()
         return {}
@@ -532,10 +549,7 @@ class AthenaProvider(ServiceLifecycleHook):
         return {}
 
     def _glue(self, context: RequestContext) -> Any:
-        return connect_to(
-            region_name=context.region,
-            **local_credentials(context.account_id),
-        ).glue
+        return in_memory_client("glue", context.account_id, context.region)
 
     @staticmethod
     def _catalog_page(
@@ -554,15 +568,26 @@ class AthenaProvider(ServiceLifecycleHook):
     # -- execution (worker thread) ---------------------------------------------------------
 
     def _execute(self, execution: QueryExecution) -> None:
-        glue = connect_to(
-            region_name=execution.region, **local_credentials(execution.account_id)
-        ).glue
+        # Catalog calls and result writes go into the gateway in-process, data files are read
+        # from the S3 store in-process: a small query is otherwise mostly HTTP round trips.
+        glue = InProcessGlue(
+            in_memory_client("glue", execution.account_id, execution.region),
+            execution.account_id,
+            execution.region,
+        )
         fs_cache: list[pafs.FileSystem] = []
+        read_cache: list[pafs.FileSystem] = []
 
         def filesystem() -> pafs.FileSystem:
             if not fs_cache:
                 fs_cache.append(_s3_filesystem(execution.account_id, execution.region))
             return fs_cache[0]
+
+        def read_filesystem() -> pafs.FileSystem:
+            if not read_cache:
+                store = store_filesystem(execution.account_id, execution.region, filesystem)
+                read_cache.append(store if store is not None else filesystem())
+            return read_cache[0]
 
         run = QueryRun(
             execution.query,
@@ -572,6 +597,8 @@ class AthenaProvider(ServiceLifecycleHook):
             filesystem=filesystem,
             query_id=execution.query_id,
             output_location=execution.output_location.rsplit("/", 1)[0] + "/",
+            read_filesystem=read_filesystem,
+            connections=self._connections,
         )
         with self._lock:
             if execution.state != QUEUED:
@@ -581,10 +608,8 @@ class AthenaProvider(ServiceLifecycleHook):
         started = time.monotonic()
         try:
             output = run.run()
-            self._write_results(
-                execution, output.table, output.columns, output.header, filesystem()
-            )
-            manifest = self._write_manifest(execution, output.manifest, filesystem())
+            self._write_results(execution, output.table, output.columns, output.header)
+            manifest = self._write_manifest(execution, output.manifest)
         except QueryCancelled:
             self._finish(execution, started, CANCELLED, "Query cancelled by user")
             return
@@ -619,13 +644,29 @@ class AthenaProvider(ServiceLifecycleHook):
     ) -> None:
         with self._lock:
             execution.run = None
-            if execution.state == CANCELLED:
-                return
-            execution.state = state
-            execution.reason = reason
-            execution.error_category = category
-            execution.engine_millis = int((time.monotonic() - started) * 1000)
-            execution.completed = datetime.now(tz=UTC)
+            finished = self._finished.pop(execution.query_id, None)
+            if execution.state != CANCELLED:
+                execution.state = state
+                execution.reason = reason
+                execution.error_category = category
+                execution.engine_millis = int((time.monotonic() - started) * 1000)
+                execution.completed = datetime.now(tz=UTC)
+        if finished is not None:
+            finished.set()
+
+    @staticmethod
+    def _put(execution: QueryExecution, path: str, body: bytes) -> None:
+        """One ``PutObject`` of ``bucket/key`` as the query's account (S3's own bookkeeping:
+        ETag, notifications, versions), in-process."""
+        bucket, _, key = path.partition("/")
+        try:
+            if not s3_store.put_object(execution.account_id, execution.region, bucket, key, body):
+                s3 = in_memory_client("s3", execution.account_id, execution.region)
+                s3.put_object(Bucket=bucket, Key=key, Body=body)
+        except Exception as error:
+            raise QueryError(
+                "PERMISSION_DENIED", f"Unable to verify/create output bucket {bucket} ({error})"
+            ) from error
 
     def _write_results(
         self,
@@ -633,26 +674,17 @@ class AthenaProvider(ServiceLifecycleHook):
         table: pa.Table,
         columns: tuple[ColumnInfo, ...],
         header: bool,
-        fs: pafs.FileSystem,
     ) -> None:
         if execution.statement_type is StatementType.DDL:
             body = results.text_bytes(table)
         else:
             body = results.csv_bytes(table, header=header)
         path = s3_path(execution.output_location)
-        try:
-            with fs.open_output_stream(path) as stream:
-                stream.write(body)
-            with fs.open_output_stream(path + ".metadata") as stream:
-                stream.write(results.metadata_bytes(columns, table.num_rows))
-        except OSError as error:
-            bucket = path.split("/", 1)[0]
-            raise QueryError(
-                "PERMISSION_DENIED", f"Unable to verify/create output bucket {bucket} ({error})"
-            ) from error
+        self._put(execution, path, body)
+        self._put(execution, path + ".metadata", results.metadata_bytes(columns, table.num_rows))
 
     def _write_manifest(
-        self, execution: QueryExecution, files: tuple[str, ...] | None, fs: pafs.FileSystem
+        self, execution: QueryExecution, files: tuple[str, ...] | None
     ) -> str | None:
         """Athena's ``<id>-manifest.csv`` beside the result: the data files a statement wrote."""
         if files is None:
@@ -660,8 +692,7 @@ class AthenaProvider(ServiceLifecycleHook):
         location = (
             execution.output_location.rsplit("/", 1)[0] + f"/{execution.query_id}-manifest.csv"
         )
-        with fs.open_output_stream(s3_path(location)) as stream:
-            stream.write("".join(f"{uri}\n" for uri in files).encode())
+        self._put(execution, s3_path(location), "".join(f"{uri}\n" for uri in files).encode())
         return location
 
     # -- helpers ---------------------------------------------------------------------------
