@@ -25,7 +25,7 @@ import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -155,14 +155,21 @@ def role_tags(account_id: str, role_name: str) -> dict[str, str]:
     return {tag["Key"]: tag["Value"] for tag in entity.role.get("Tags") or []}
 
 
-def statements_of(documents: Iterable[tuple[str, str]]) -> list[policy.Statement]:
+def statements_of(documents: Iterable[tuple[str, str]]) -> tuple[policy.Statement, ...]:
+    """The statements of a role's policy documents, parsed once per distinct set of documents
+    (a policy changed by ``PutRolePolicy`` is a new set, so it applies at once)."""
+    return _parsed_statements(tuple(documents))
+
+
+@lru_cache(maxsize=256)
+def _parsed_statements(documents: tuple[tuple[str, str], ...]) -> tuple[policy.Statement, ...]:
     statements: list[policy.Statement] = []
     for name, text in documents:
         try:
             statements.extend(policy.parse_policy(name, text))
         except policy.PolicyError as error:
             LOG.warning("IAM: ignoring unreadable policy %s: %s", name, error)
-    return statements
+    return tuple(statements)
 
 
 # ------------------------------------------------------------------ the decisions journal
@@ -176,6 +183,9 @@ class DecisionJournal:
         self._lock = threading.Lock()
         self._file: Any = None
         self._policy_fingerprints: dict[str, str] = {}
+        # The statements last journalled per role (the parsed tuple is cached, so an unchanged
+        # policy is the same object and needs no fingerprint).
+        self._last_statements: dict[str, tuple[policy.Statement, ...]] = {}
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._file = path.open("w", encoding="utf-8")
@@ -188,7 +198,10 @@ class DecisionJournal:
             self._file.write(line + "\n")
             self._file.flush()
 
-    def policies(self, role_arn: str, statements: list[policy.Statement]) -> None:
+    def policies(self, role_arn: str, statements: tuple[policy.Statement, ...]) -> None:
+        if self._last_statements.get(role_arn) is statements:
+            return
+        self._last_statements[role_arn] = statements
         summary = [
             {
                 "label": s.label,
