@@ -81,7 +81,7 @@ lint: $(VENV)/.installed $(LS_VENV)/.installed ## ruff, mypy --strict (project a
 	cd localstack && ../$(LS_VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-bench: setup ## Benchmarks vs baselines and floors (~5 min; SCALE10=1 adds the 1x/10x chain, ~30 min) → bench/results.json, bench/results.md
+bench: setup ## Benchmarks vs baselines and floors (~15 min; SCALE10=1 adds the 1x/10x chain, ~30 min) → bench/results.json, bench/results.md
 	$(PY) -m bench.run $(if $(SCALE10),--scale10)
 
 layers: $(VENV)/.installed ## Build the Lambda layers (Linux wheels, no Docker) into build/layers

@@ -90,6 +90,28 @@ def _target_notes(results: dict[str, Any]) -> dict[str, str]:
                 f"The slowest state is {slowest}: {steps[slowest]:.1f} s, "
                 f"{share * 100:.0f} % of the states' time."
             )
+    iam = results.get("iam")
+    if iam:
+        versus = _compare(
+            iam["ratio_enforced_to_plain"], "the same request with the local credentials"
+        )
+        notes["IAM enforcement per request (bounds the whole run)"] = (
+            "A request signed with a role's credentials (authenticated, mapped to its actions "
+            f"and evaluated) is {versus}: "
+            f"{iam['ms_per_request_enforced'] - iam['ms_per_request_plain']:.2f} ms more each, "
+            f"medians of {len(iam['local_credentials']['runs_s'])} interleaved rounds of "
+            f"{iam['requests_per_round']} requests."
+        )
+    iam_chain = results.get("iam_chain")
+    if iam_chain:
+        runs = iam_chain["execution_seconds"]
+        notes["full-size run with IAM enforced"] = (
+            "The execution with enforcement is "
+            + _compare(iam_chain["ratio_enforce_to_off"], "with MHEALTH_IAM=off")
+            + f" (medians of {iam_chain['rounds']} alternating runs each on a fresh local AWS; "
+            f"off: {', '.join(f'{s:.1f}' for s in runs['off'])} s, enforce: "
+            f"{', '.join(f'{s:.1f}' for s in runs['enforce'])} s)."
+        )
     notes.update(_latency_notes(results.get("athena_latency")))
     notes.update(_scale_notes(results.get("scale10")))
     return notes

@@ -15,6 +15,7 @@ dataset's README describes the format), never from the code under test.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import zipfile
 from collections.abc import Callable, Iterator
@@ -23,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from mhealth.download.archive import SHA256_METADATA_KEY
 from mhealth.local.config import LocalConfig
 from mhealth.local.deploy import PublishedDataset, deploy, publish_sample
 from mhealth.ops.deployment import Deployment, load_deployment
@@ -114,18 +116,30 @@ class Stage:
         lam.get_waiter("function_updated_v2").wait(FunctionName=self.download_function)
 
     def restore_raw(self) -> None:
-        """raw/ exactly as the Kaggle download leaves it: the ten logs, nothing else."""
+        """raw/ exactly as the download leaves it: the ten logs, nothing else, each with the
+        SHA-256 metadata the download step writes (and compares to skip an unchanged log)."""
         wanted = {_log_key(subject) for subject in SUBJECTS}
         for key in self.keys("raw/"):
             if key not in wanted:
                 self.delete(key)
+        s3 = self.aws("s3")
         with zipfile.ZipFile(self.dataset.zip_path) as archive:
             for subject in SUBJECTS:
                 data = archive.read(f"MHEALTHDATASET/mHealth_subject{subject}.log")
                 key = _log_key(subject)
-                present = self.keys(key)
-                if key not in present or self.read(key) != data:
-                    self.put(key, data)
+                digest = hashlib.sha256(data).hexdigest()
+                if key in self.keys(key):
+                    head = s3.head_object(Bucket=self.bucket, Key=key)
+                    if head.get("Metadata", {}).get(SHA256_METADATA_KEY) == digest and (
+                        self.read(key) == data
+                    ):
+                        continue
+                s3.put_object(
+                    Bucket=self.bucket,
+                    Key=key,
+                    Body=data,
+                    Metadata={SHA256_METADATA_KEY: digest},
+                )
 
 
 @pytest.fixture(scope="module")
