@@ -435,6 +435,12 @@ def localstack_environment(config: LocalConfig, base: Mapping[str, str]) -> dict
     """LocalStack's environment: host Lambda executor, the extension's Pythons, no internet."""
     project_python = str(config.project_python)
     environment = dict(base)
+    # The snapshot the extension writes on shutdown and loads on start-up, unless
+    # MHEALTH_LOCAL_PERSIST=0 (the benchmarks: each run starts empty and saves nothing).
+    if base.get("MHEALTH_LOCAL_PERSIST", "1").strip() != "0":
+        environment["MHEALTH_SNAPSHOT_DIR"] = str(config.snapshot_dir)
+    else:
+        environment.pop("MHEALTH_SNAPSHOT_DIR", None)
     # An endpoint or profile from the caller's shell means nothing to the emulator itself.
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "PYTHONPATH", "VIRTUAL_ENV"):
         environment.pop(name, None)
@@ -450,8 +456,6 @@ def localstack_environment(config: LocalConfig, base: Mapping[str, str]) -> dict
             "MHEALTH_LAMBDA_PYTHON": project_python,
             "MHEALTH_GLUE_PYTHON": str(config.glue_python),
             "MHEALTH_STATE_DIR": str(config.state_dir),
-            # The snapshot the extension writes on shutdown and loads on start-up.
-            "MHEALTH_SNAPSHOT_DIR": str(config.snapshot_dir),
             # IAM on the local stage: enforce | log | off (README, "IAM on the local stage").
             "MHEALTH_IAM": config.iam_mode,
             # Host mode even when this machine is itself a container (LocalStack would then

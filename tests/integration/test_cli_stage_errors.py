@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from mhealth.local.config import LocalConfig
-from mhealth.local.deploy import deploy, publish_sample
-from mhealth.ops.deployment import Deployment, load_deployment
+from mhealth.local.pipeline import prepare
+from mhealth.ops.deployment import Deployment
 from tests.integration.conftest import AwsClient
 
 MHEALTH = Path(sys.executable).parent / "mhealth"
@@ -74,9 +74,10 @@ def cli_env(local_aws: LocalConfig) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def deployed(local_aws: LocalConfig, aws_client: AwsClient) -> Deployment:
     """The local stage deployed (a no-op for sls when nothing changed)."""
-    publish_sample(local_aws, scale=SCALE, seed=SEED)
-    deploy(local_aws, report=lambda message: print(f"[deploy] {message}"))
-    return load_deployment(aws_client("cloudformation"), "local")
+    local = prepare(
+        local_aws, scale=SCALE, seed=SEED, report=lambda message: print(f"[prepare] {message}")
+    )
+    return local.deployment
 
 
 @pytest.fixture

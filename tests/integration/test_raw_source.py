@@ -26,8 +26,9 @@ import pytest
 
 from mhealth.download.archive import SHA256_METADATA_KEY
 from mhealth.local.config import LocalConfig
-from mhealth.local.deploy import PublishedDataset, deploy, publish_sample
-from mhealth.ops.deployment import Deployment, load_deployment
+from mhealth.local.deploy import PublishedDataset
+from mhealth.local.pipeline import prepare
+from mhealth.ops.deployment import Deployment
 from mhealth.ops.execution import ExecutionOutcome, follow_execution, start_execution
 from mhealth.ops.query import run_query
 
@@ -146,11 +147,10 @@ class Stage:
 def stage(local_aws: LocalConfig, aws_client: AwsClient) -> Iterator[Stage]:
     """The local stage deployed with the synthetic dataset and run once; at the end, raw/ and
     the Download function's settings as the deployment made them, and a run on them."""
-    dataset = publish_sample(local_aws, scale=SCALE, seed=SEED)
-    deploy(local_aws, report=lambda message: print(f"[deploy] {message}"))
-    ready = Stage(
-        local_aws, load_deployment(aws_client("cloudformation"), "local"), dataset, aws_client
+    local = prepare(
+        local_aws, scale=SCALE, seed=SEED, report=lambda message: print(f"[prepare] {message}")
     )
+    ready = Stage(local_aws, local.deployment, local.dataset, aws_client)
     ready.run()
     yield ready
     ready.set_download_source("kaggle")
