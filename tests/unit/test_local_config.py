@@ -69,3 +69,17 @@ def test_bind_address_sets_what_localstack_listens_on_and_where_clients_go(
 
     assert config.gateway_listen == listen
     assert config.endpoint_url == endpoint
+
+
+def test_the_local_aws_saves_its_state_unless_told_not_to(tmp_path: Path) -> None:
+    from mhealth.local.runtime import localstack_environment
+
+    config = LocalConfig.from_environment({"MHEALTH_LOCAL_STATE_DIR": str(tmp_path)})
+
+    kept = localstack_environment(config, {})
+    assert kept["MHEALTH_SNAPSHOT_DIR"] == str(tmp_path / "snapshot")
+    for off in ("0", " 0 "):
+        started = localstack_environment(
+            config, {"MHEALTH_LOCAL_PERSIST": off, "MHEALTH_SNAPSHOT_DIR": "/elsewhere"}
+        )
+        assert "MHEALTH_SNAPSHOT_DIR" not in started
