@@ -90,3 +90,25 @@ def make_unique_name(prefix: str) -> str:
 def unique_name() -> UniqueName:
     """Names no other test (or earlier run against the same local AWS) uses."""
     return make_unique_name
+
+
+@pytest.fixture
+def s3(aws_client: AwsClient) -> Any:
+    return aws_client("s3")
+
+
+@pytest.fixture
+def secrets(aws_client: AwsClient) -> Any:
+    return aws_client("secretsmanager")
+
+
+@pytest.fixture
+def bucket(s3: Any, unique_name: UniqueName) -> Iterator[str]:
+    """An empty bucket of this test's own (not a deployed stage's), emptied and removed after."""
+    name = unique_name("mhealth-test")
+    s3.create_bucket(Bucket=name)
+    yield name
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
+        for item in page.get("Contents", []):
+            s3.delete_object(Bucket=name, Key=item["Key"])
+    s3.delete_bucket(Bucket=name)

@@ -66,26 +66,6 @@ LOGS = {subject: log_bytes(subject, rows=20 + subject) for subject in SUBJECTS}
 
 
 @pytest.fixture
-def s3(aws_client: AwsClient) -> Any:
-    return aws_client("s3")
-
-
-@pytest.fixture
-def secrets(aws_client: AwsClient) -> Any:
-    return aws_client("secretsmanager")
-
-
-@pytest.fixture
-def bucket(s3: Any) -> Iterator[str]:
-    name = f"mhealth-dl-test-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=name)
-    yield name
-    for key in object_keys(s3, name):
-        s3.delete_object(Bucket=name, Key=key)
-    s3.delete_bucket(Bucket=name)
-
-
-@pytest.fixture
 def secret_name(secrets: Any) -> Iterator[str]:
     name = f"mhealth-test/kaggle-{uuid.uuid4().hex[:12]}"
     secrets.create_secret(Name=name, SecretString=json.dumps({"username": USER, "key": KEY}))

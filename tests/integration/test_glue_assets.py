@@ -7,28 +7,13 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 AwsClient = Callable[[str], Any]
 REPO = Path(__file__).resolve().parents[2]
 HARNESS = Path(__file__).with_name("glue_assets_deploys.js")
-
-
-@pytest.fixture
-def bucket(aws_client: AwsClient) -> Iterator[str]:
-    s3 = aws_client("s3")
-    name = f"mhealth-assets-test-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=name)
-    yield name
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
-        for item in page.get("Contents", []):
-            s3.delete_object(Bucket=name, Key=item["Key"])
-    s3.delete_bucket(Bucket=name)
 
 
 def _deploy(endpoint: str, bucket: str, work: Path, *scripts: str) -> list[dict[str, str]]:

@@ -85,17 +85,12 @@ def make_role(
 
 
 @pytest.fixture
-def bucket(aws_client: AwsClient, unique_name: UniqueName) -> Iterator[str]:
-    """A bucket holding ``raw/a.log``, ``stage/a.parquet`` and ``private/secret.txt``."""
-    s3 = aws_client("s3")
-    name = unique_name("iam-test")
-    s3.create_bucket(Bucket=name)
+def bucket(bucket: str, s3: Any) -> str:
+    """The test's own bucket (conftest), holding ``raw/a.log``, ``stage/a.parquet`` and
+    ``private/secret.txt``."""
     for key in ("raw/a.log", "stage/a.parquet", "private/secret.txt"):
-        s3.put_object(Bucket=name, Key=key, Body=key.encode())
-    yield name
-    for item in s3.list_objects_v2(Bucket=name).get("Contents", []):
-        s3.delete_object(Bucket=name, Key=item["Key"])
-    s3.delete_bucket(Bucket=name)
+        s3.put_object(Bucket=bucket, Key=key, Body=key.encode())
+    return bucket
 
 
 def _error(call: Callable[[], Any]) -> dict[str, Any]:

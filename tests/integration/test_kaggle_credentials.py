@@ -34,26 +34,6 @@ AwsClient = Callable[[str], Any]
 
 
 @pytest.fixture
-def s3(aws_client: AwsClient) -> Any:
-    return aws_client("s3")
-
-
-@pytest.fixture
-def secrets(aws_client: AwsClient) -> Any:
-    return aws_client("secretsmanager")
-
-
-@pytest.fixture
-def bucket(s3: Any) -> Iterator[str]:
-    name = f"mhealth-cred-test-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=name)
-    yield name
-    for key in object_keys(s3, name):
-        s3.delete_object(Bucket=name, Key=key)
-    s3.delete_bucket(Bucket=name)
-
-
-@pytest.fixture
 def standin() -> Iterator[KaggleStandin]:
     with KaggleStandin(username=USER, key=KEY, tokens=[TOKEN]) as server:
         server.serve_bytes(DATASET, dataset_zip(LOGS))

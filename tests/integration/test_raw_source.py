@@ -329,19 +329,6 @@ def test_unchanged_log_is_not_converted_again_and_a_changed_one_is(
 # ------------------------------------------------------------------------------ mirror alone
 
 
-@pytest.fixture
-def bucket(aws_client: AwsClient, unique_name: Callable[[str], str]) -> Iterator[str]:
-    """An empty bucket of its own (not the deployed stage's)."""
-    s3 = aws_client("s3")
-    name = unique_name("raw-mirror")
-    s3.create_bucket(Bucket=name)
-    yield name
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
-        for item in page.get("Contents", []):
-            s3.delete_object(Bucket=name, Key=item["Key"])
-    s3.delete_bucket(Bucket=name)
-
-
 def test_mirror_of_a_raw_without_logs_fails_and_deletes_nothing(
     aws_client: AwsClient, bucket: str
 ) -> None:
