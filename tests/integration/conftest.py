@@ -7,6 +7,8 @@ starts one with the runtime manager, stopping it at the end only if this session
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,6 +21,7 @@ from botocore.config import Config
 
 from mhealth.local import runtime
 from mhealth.local.config import LocalConfig
+from mhealth.ops.deployment import Deployment
 
 # The suite runs its own local stage, away from the one `make demo` leaves up on 4566/4599,
 # unless MHEALTH_LOCAL_PORT / MHEALTH_STANDIN_PORT say otherwise.
@@ -90,6 +93,38 @@ def make_unique_name(prefix: str) -> str:
 def unique_name() -> UniqueName:
     """Names no other test (or earlier run against the same local AWS) uses."""
     return make_unique_name
+
+
+@contextlib.contextmanager
+def convert_role_cannot_write_stage(aws_client: AwsClient, deployment: Deployment) -> Iterator[str]:
+    """The deployed convert function's role without ``s3:PutObject`` in its ``WriteStage``
+    statement, and ``stage/`` emptied (an unchanged raw log is not converted again, so every
+    log must be written anew); the policy is put back afterwards. Yields the role's name."""
+    iam = aws_client("iam")
+    role_name = aws_client("cloudformation").describe_stack_resource(
+        StackName=deployment.stack_name, LogicalResourceId="ConvertFunctionRole"
+    )["StackResourceDetail"]["PhysicalResourceId"]
+    original = iam.get_role_policy(RoleName=role_name, PolicyName="convert")["PolicyDocument"]
+    document = json.loads(original) if isinstance(original, str) else original
+    narrowed = json.loads(json.dumps(document))
+    for statement in narrowed["Statement"]:
+        if statement.get("Sid") == "WriteStage":
+            statement["Action"] = [a for a in statement["Action"] if a != "s3:PutObject"]
+    s3 = aws_client("s3")
+    for page in s3.get_paginator("list_objects_v2").paginate(
+        Bucket=deployment.bucket, Prefix="stage/"
+    ):
+        for item in page.get("Contents", []):
+            s3.delete_object(Bucket=deployment.bucket, Key=item["Key"])
+    iam.put_role_policy(
+        RoleName=role_name, PolicyName="convert", PolicyDocument=json.dumps(narrowed)
+    )
+    try:
+        yield role_name
+    finally:
+        iam.put_role_policy(
+            RoleName=role_name, PolicyName="convert", PolicyDocument=json.dumps(document)
+        )
 
 
 @pytest.fixture

@@ -9,55 +9,23 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from mhealth.local.config import LocalConfig
 from mhealth.local.pipeline import prepare
 from mhealth.ops.deployment import Deployment
-from tests.integration.conftest import AwsClient
+from tests.cli_run import JOB_FAILED, UNREACHABLE, assert_one_error_line, mhealth
+from tests.integration.conftest import AwsClient, convert_role_cannot_write_stage
 
-MHEALTH = Path(sys.executable).parent / "mhealth"
-JOB_FAILED, UNREACHABLE = 1, 3
+#: A run --wait follows a whole execution.
+RUN_TIMEOUT_S = 600
 # The dataset tests/integration/test_pipeline.py publishes, so that either module finds the
 # stand-in serving what it expects whichever runs first.
 SCALE = 0.02
 SEED = 7
-
-
-@dataclass(frozen=True)
-class Run:
-    code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def error_lines(self) -> list[str]:
-        return [line for line in self.stderr.splitlines() if line.strip()]
-
-
-def mhealth(*argv: str, env: dict[str, str], timeout: float = 600) -> Run:
-    completed = subprocess.run(
-        [str(MHEALTH), *argv], env=env, capture_output=True, text=True, timeout=timeout, check=False
-    )
-    return Run(completed.returncode, completed.stdout, completed.stderr)
-
-
-def assert_one_error_line(run: Run, code: int, *fragments: str) -> str:
-    assert run.code == code, run
-    assert "Traceback" not in run.stdout + run.stderr
-    assert len(run.error_lines) == 1, run.stderr
-    line = run.error_lines[0]
-    assert line.startswith("error: ") and " — " in line, line
-    for fragment in fragments:
-        assert fragment in line, (fragment, line)
-    return line
 
 
 @pytest.fixture
@@ -112,7 +80,7 @@ def test_a_stage_that_is_not_deployed_exits_3_from_run_and_query(
         "AWS_SECRET_ACCESS_KEY": local_aws.secret_access_key,
     }
     verb, *rest = command
-    run = mhealth(verb, "--stage", stage, *rest, env=env)
+    run = mhealth(verb, "--stage", stage, *rest, env=env, timeout=RUN_TIMEOUT_S)
 
     assert_one_error_line(
         run, UNREACHABLE, f"stage '{stage}' is not deployed", f"npx sls deploy --stage {stage}"
@@ -123,7 +91,7 @@ def test_a_stage_that_is_not_deployed_exits_3_from_run_and_query(
 def test_run_wait_marks_the_failed_step_and_says_its_cause_once(
     deployed: Deployment, wrong_kaggle_credentials: str, cli_env: dict[str, str]
 ) -> None:
-    run = mhealth("run", "--stage", "local", "--wait", env=cli_env)
+    run = mhealth("run", "--stage", "local", "--wait", env=cli_env, timeout=RUN_TIMEOUT_S)
 
     line = assert_one_error_line(
         run, JOB_FAILED, "execution FAILED at step Download: KaggleAuthError: ", "someone"
@@ -143,7 +111,9 @@ def test_run_wait_marks_the_failed_step_and_says_its_cause_once(
 def test_run_wait_with_debug_adds_the_steps_stack_trace(
     deployed: Deployment, wrong_kaggle_credentials: str, cli_env: dict[str, str]
 ) -> None:
-    run = mhealth("--debug", "run", "--stage", "local", "--wait", env=cli_env)
+    run = mhealth(
+        "--debug", "run", "--stage", "local", "--wait", env=cli_env, timeout=RUN_TIMEOUT_S
+    )
 
     assert run.code == JOB_FAILED
     assert "✗ Download" in run.stdout
@@ -156,7 +126,12 @@ def test_a_failing_query_exits_1_with_athenas_reason(
     deployed: Deployment, cli_env: dict[str, str]
 ) -> None:
     run = mhealth(
-        "query", "--stage", "local", 'SELECT * FROM "mhealth_db"."no_such_table"', env=cli_env
+        "query",
+        "--stage",
+        "local",
+        'SELECT * FROM "mhealth_db"."no_such_table"',
+        env=cli_env,
+        timeout=RUN_TIMEOUT_S,
     )
 
     assert_one_error_line(run, JOB_FAILED, "Athena query FAILED", "no_such_table")
@@ -164,34 +139,16 @@ def test_a_failing_query_exits_1_with_athenas_reason(
 
 @pytest.fixture
 def convert_cannot_write_stage(deployed: Deployment, aws_client: AwsClient) -> Iterator[None]:
-    """The convert function's role loses s3:PutObject for this test only (a Convert that
-    cannot write leaves stage/ as it was, so putting the policy back restores the stage)."""
-    iam = aws_client("iam")
-    role_name = aws_client("cloudformation").describe_stack_resource(
-        StackName=deployed.stack_name, LogicalResourceId="ConvertFunctionRole"
-    )["StackResourceDetail"]["PhysicalResourceId"]
-    original = iam.get_role_policy(RoleName=role_name, PolicyName="convert")["PolicyDocument"]
-    document = json.loads(original) if isinstance(original, str) else original
-    narrowed = json.loads(json.dumps(document))
-    for statement in narrowed["Statement"]:
-        if statement.get("Sid") == "WriteStage":
-            statement["Action"] = [a for a in statement["Action"] if a != "s3:PutObject"]
-    iam.put_role_policy(
-        RoleName=role_name, PolicyName="convert", PolicyDocument=json.dumps(narrowed)
-    )
-    try:
+    """The convert function's role loses s3:PutObject for this test only (conftest)."""
+    with convert_role_cannot_write_stage(aws_client, deployed):
         yield
-    finally:
-        iam.put_role_policy(
-            RoleName=role_name, PolicyName="convert", PolicyDocument=json.dumps(document)
-        )
 
 
 def test_run_wait_marks_a_failed_map_iteration_and_its_map_state(
     deployed: Deployment, convert_cannot_write_stage: None, cli_env: dict[str, str]
 ) -> None:
     """A failing ConvertFile fails the Convert Map state that runs it: both show ✗."""
-    run = mhealth("run", "--stage", "local", "--wait", env=cli_env)
+    run = mhealth("run", "--stage", "local", "--wait", env=cli_env, timeout=RUN_TIMEOUT_S)
 
     assert_one_error_line(run, JOB_FAILED, "at step ConvertFile: ", "AccessDenied")
     assert "✓ Download" in run.stdout

@@ -22,6 +22,7 @@ from botocore.exceptions import ClientError
 from mhealth.local.config import LocalConfig
 from mhealth.local.pipeline import prepare
 from mhealth.ops.execution import follow_execution, start_execution
+from tests.integration.conftest import convert_role_cannot_write_stage
 
 AwsClient = Callable[[str], Any]
 UniqueName = Callable[[str], str]
@@ -322,37 +323,14 @@ def _drain(aws_client: AwsClient, queue_url: str, seconds: float = 15.0) -> list
 def test_convert_without_put_on_stage_fails_with_access_denied_and_one_alert(
     deployed: Any, aws_client: AwsClient, unique_name: UniqueName
 ) -> None:
-    iam, cfn = aws_client("iam"), aws_client("cloudformation")
-    role_name = cfn.describe_stack_resource(
-        StackName=deployed.stack_name, LogicalResourceId="ConvertFunctionRole"
-    )["StackResourceDetail"]["PhysicalResourceId"]
-    original = iam.get_role_policy(RoleName=role_name, PolicyName="convert")["PolicyDocument"]
-    document = json.loads(original) if isinstance(original, str) else original
-    narrowed = json.loads(json.dumps(document))
-    for statement in narrowed["Statement"]:
-        if statement.get("Sid") == "WriteStage":
-            statement["Action"] = [a for a in statement["Action"] if a != "s3:PutObject"]
-    # An unchanged raw log is not converted again (no PutObject): remove the stage objects so
-    # that every log must be converted and written.
-    s3 = aws_client("s3")
-    for page in s3.get_paginator("list_objects_v2").paginate(
-        Bucket=deployed.bucket, Prefix="stage/"
-    ):
-        for item in page.get("Contents", []):
-            s3.delete_object(Bucket=deployed.bucket, Key=item["Key"])
     queue_url, subscription = _failure_queue(aws_client, deployed.failure_topic_arn, unique_name)
-    iam.put_role_policy(
-        RoleName=role_name, PolicyName="convert", PolicyDocument=json.dumps(narrowed)
-    )
     try:
-        sfn = aws_client("stepfunctions")
-        arn = start_execution(sfn, deployed.state_machine_arn, {})
-        outcome = follow_execution(sfn, arn, timeout_seconds=600)
-        messages = _drain(aws_client, queue_url)
+        with convert_role_cannot_write_stage(aws_client, deployed) as role_name:
+            sfn = aws_client("stepfunctions")
+            arn = start_execution(sfn, deployed.state_machine_arn, {})
+            outcome = follow_execution(sfn, arn, timeout_seconds=600)
+            messages = _drain(aws_client, queue_url)
     finally:
-        iam.put_role_policy(
-            RoleName=role_name, PolicyName="convert", PolicyDocument=json.dumps(document)
-        )
         aws_client("sns").unsubscribe(SubscriptionArn=subscription)
         aws_client("sqs").delete_queue(QueueUrl=queue_url)
 

@@ -15,30 +15,24 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from tests.cli_run import (
+    JOB_FAILED,
+    MHEALTH,
+    UNREACHABLE,
+    USAGE,
+    Run,
+    assert_one_error_line,
+    mhealth,
+)
 from tests.published import ACTIVITY_LABELS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-# The console script pyproject.toml's [project.scripts] installs beside the test interpreter.
-MHEALTH = Path(sys.executable).parent / "mhealth"
-USAGE, JOB_FAILED, UNREACHABLE = 2, 1, 3
 #: The full dataset's rows (the published total of the dataset's README table).
 FULL_SIZE_ROWS = 1_215_745
-
-
-@dataclass(frozen=True)
-class Run:
-    code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def error_lines(self) -> list[str]:
-        return [line for line in self.stderr.splitlines() if line.strip()]
 
 
 def _free_port() -> int:
@@ -66,34 +60,6 @@ def env(tmp_path: Path) -> dict[str, str]:
         AWS_EC2_METADATA_DISABLED="true",
     )
     return environment
-
-
-def mhealth(*argv: str, env: dict[str, str], cwd: Path, timeout: float = 120) -> Run:
-    assert MHEALTH.is_file(), f"{MHEALTH} is missing: `make setup` installs the console script"
-    completed = subprocess.run(
-        [str(MHEALTH), *argv],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    return Run(completed.returncode, completed.stdout, completed.stderr)
-
-
-def assert_one_error_line(run: Run, code: int, *fragments: str) -> str:
-    """The run exited ``code`` with exactly one line on stderr, saying what is wrong and what
-    to do, containing each fragment, and no traceback anywhere."""
-    assert run.code == code, run
-    assert "Traceback" not in run.stdout + run.stderr
-    assert len(run.error_lines) == 1, run.stderr
-    line = run.error_lines[0]
-    assert line.startswith("error: "), line
-    assert " — " in line, f"no 'what to do' part: {line}"
-    for fragment in fragments:
-        assert fragment in line, (fragment, line)
-    return line
 
 
 def files_under(folder: Path) -> list[str]:
